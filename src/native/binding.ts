@@ -1,0 +1,151 @@
+/**
+ * The raw surface of the native addon (`native/*.cc`), typed once, here.
+ *
+ * Nothing outside `src/native/` and `src/observer/` touches these functions: they take
+ * canonical, already-validated input (plain numbers, strings and arrays, no option bags
+ * with defaults) and return plain data. Policy lives in TypeScript.
+ *
+ * Errors: every failing syscall throws a `NativeErrnoError`-shaped object
+ * (`{ errno: <positive errno>, syscall: 'pidfd_open' | ..., path?: string }`, message is the
+ * syscall name). `src/native/errors.ts` turns it into a Node-style SystemError
+ * (`code: 'ESRCH'`, `errno: -3`). A wrong argument type throws a plain TypeError whose
+ * message starts with `Usage:`.
+ */
+
+/** What the native side throws when a syscall fails: errno carried as data. */
+export interface NativeErrnoError extends Error {
+  /** Positive errno value as the kernel returned it (ESRCH = 3). */
+  errno: number;
+  /** The syscall (or libc call) that failed, e.g. `pidfd_open`, `clone3`, `execve`. */
+  syscall: string;
+  /** The path involved, when there is one (execve target, chdir dir, cgroup file). */
+  path?: string;
+}
+
+/**
+ * How the addon learnt a process's exit. Exactly one of the two shapes:
+ * - from `waitid(P_PIDFD)` on our own child: `siCode` is CLD_EXITED (1), CLD_KILLED (2) or
+ *   CLD_DUMPED (3) and `siStatus` the exit code or the signal number;
+ * - from `ioctl(PIDFD_GET_INFO)` with `PIDFD_INFO_EXIT`: `waitStatus` is the raw wait(2)
+ *   status word (`42 << 8` for `exit 42`, `9` for SIGKILL).
+ */
+export interface NativeWaitidStatus {
+  siCode: number;
+  siStatus: number;
+}
+
+/** Result of `pidfdGetExitInfo`. */
+export type NativePidfdInfo =
+  /** The kernel has PIDFD_GET_INFO but the exit is not (yet) known: running, or a zombie not yet reaped. */
+  | { exited: false }
+  /** PIDFD_INFO_EXIT was set in the returned mask: the raw wait status. */
+  | { exited: true; waitStatus: number };
+
+/** Input of `spawn`, canonical: TypeScript has validated and resolved everything. */
+export interface NativeSpawnRequest {
+  /**
+   * Candidate executable paths, tried in order with execve(2) (the PATH search is done in
+   * TS so the child runs no allocation; the child follows execvp's rules: ENOENT/ENOTDIR
+   * move on, EACCES is remembered and reported if nothing else succeeds, anything else stops).
+   */
+  candidates: string[];
+  /** argv, argv[0] included. */
+  argv: string[];
+  /** The complete environment as `KEY=value` strings. */
+  envp: string[];
+  /** Directory to chdir(2) into before exec, or `null` to stay where the wrapper is. */
+  cwd: string | null;
+  /**
+   * An O_PATH/O_DIRECTORY fd of a cgroup v2 directory to start the child in with
+   * `clone3(CLONE_INTO_CGROUP)`, or -1. When the kernel refuses that flag the addon does not
+   * silently drop it: it throws (syscall `clone3`) and TS decides what to do next.
+   */
+  cgroupFd: number;
+  /**
+   * `cgroup.procs` files the child writes its own PID into, one write(2) each, after setsid
+   * and before exec (the v1/hybrid way to be born governed). A failed write does not stop the
+   * exec: it is reported back in `NativeSpawnResult.placementErrors`.
+   */
+  cgroupProcsPaths: string[];
+}
+
+/** One `cgroup.procs` write that failed in the child, reported through the CLOEXEC pipe. */
+export interface NativePlacementError {
+  /** Index into `cgroupProcsPaths`. */
+  index: number;
+  /** Positive errno. */
+  errno: number;
+}
+
+export interface NativeSpawnResult {
+  pid: number;
+  /** A pidfd that exists from the child's birth (CLONE_PIDFD, or fork + pidfd_open, see docs/native.md). CLOEXEC. */
+  pidfd: number;
+  /** Which clone path was used: `clone3` (pidfd from birth) or `fork` (ENOSYS/EPERM fallback). */
+  via: 'clone3' | 'fork';
+  /** Whether the child was started with CLONE_INTO_CGROUP. */
+  intoCgroup: boolean;
+  /** `cgroup.procs` writes that failed in the child (empty when all succeeded). */
+  placementErrors: NativePlacementError[];
+}
+
+/** Called on the JS thread for each epoll event of a watched pidfd. */
+export type NativeExitEventCallback = (
+  /** The token given to `watch`. */
+  token: number,
+  /** The epoll event mask (EPOLLIN = 0x1: exited; EPOLLHUP = 0x10: reaped). */
+  events: number,
+  /** CLOCK_REALTIME at the moment `epoll_wait` returned, in milliseconds (fractional). */
+  detectedAtMs: number,
+) => void;
+
+export interface NativeCapabilities {
+  /** `uname -r` */
+  kernelRelease: string;
+  /** pidfd_open(getpid()) works. */
+  pidfdOpen: boolean;
+  /** clone3 exists (probed without creating a process: ENOSYS vs EINVAL/EFAULT). */
+  clone3: boolean;
+  /** ioctl(PIDFD_GET_INFO) is known to the kernel. */
+  pidfdGetInfo: boolean;
+  /**
+   * PIDFD_INFO_EXIT is supported: the kernel returned PIDFD_INFO_EXIT in the result mask for a
+   * reaped probe, or (cheaper) reports it through the supported-mask. See native/capabilities.cc.
+   */
+  pidfdInfoExit: boolean;
+}
+
+export interface NativeBinding {
+  /** pidfd_open(pid, 0). Returns a CLOEXEC fd owned by the caller. */
+  pidfdOpen(pid: number): number;
+  /** close(2). Idempotence is the caller's job. */
+  closeFd(fd: number): void;
+  /**
+   * waitid(P_PIDFD, fd, WEXITED | WNOHANG). Reaps our own child. Returns `null` when the child
+   * has not exited yet; throws ECHILD for a process that is not our child.
+   */
+  waitidPidfd(fd: number): NativeWaitidStatus | null;
+  /**
+   * ioctl(fd, PIDFD_GET_INFO) asking for PIDFD_INFO_EXIT. Throws ENOTTY/EINVAL when the kernel
+   * lacks the ioctl, ESRCH when the process was reaped before any pidfd existed.
+   */
+  pidfdGetExitInfo(fd: number): NativePidfdInfo;
+  /** Start a process natively (own session, default signal state, no PDEATHSIG). */
+  spawn(req: NativeSpawnRequest): NativeSpawnResult;
+
+  /**
+   * Start this environment's single watcher thread. Called at most once per addon instance
+   * (per Node environment); a second call throws. The thread blocks in epoll_wait and keeps
+   * the event loop alive only while at least one fd is watched.
+   */
+  watcherStart(onEvent: NativeExitEventCallback): void;
+  /** epoll_ctl(ADD, fd, EPOLLIN | EPOLLET). The token comes back in every event for this fd. */
+  watch(fd: number, token: number): void;
+  /** epoll_ctl(DEL, fd). Unknown fds are ignored (already removed). */
+  unwatch(fd: number): void;
+  /** Number of fds currently watched (for tests and doctor). */
+  watchCount(): number;
+
+  /** What the running kernel offers, probed without side effects on other processes. */
+  capabilities(): NativeCapabilities;
+}
