@@ -1,0 +1,39 @@
+/**
+ * Platform SLA reasons: "did the wrapper do its job?", never "did the workload succeed?".
+ *
+ * A workload that fails, crashes or is OOM-killed under its own limit is the workload's
+ * business (compliant). A violation is something the platform itself failed to do: observe,
+ * start, govern. The whole table is documented in docs/results.md, one row per reason, and
+ * `test/core/sla.test.ts` walks every row.
+ */
+export const SLA_REASONS = {
+  // ---- compliant -------------------------------------------------------------------------
+  /** run: the workload exited with code 0. */
+  completed_successfully: true,
+  /** run: the workload exited non-zero or was killed by a signal; the wrapper observed it. */
+  workload_failed_platform_ok: true,
+  /** attach: the process ended and the wrapper observed the end (status may still be unknown). */
+  observed_to_completion: true,
+  /** run/attach: the wrapper was told to stop (SIGINT/SIGTERM/SIGHUP); the workload keeps running. */
+  detached_workload_continues: true,
+  /** run: the command could not be executed (ENOENT, EACCES, ENOEXEC, bad --workdir): the user's input, not the platform. */
+  workload_not_startable: true,
+
+  // ---- violations ------------------------------------------------------------------------
+  /** run: starting the process failed for a platform reason (EAGAIN, ENOMEM, EMFILE ... on clone/fork/pipe). */
+  spawn_failed_platform: false,
+  /** run/attach: the exit watcher could not be installed (pidfd/epoll failed for a live process). */
+  observer_unavailable: false,
+  /** run: our own child's exit status could not be collected (waitid failed unexpectedly). */
+  exit_status_lost: false,
+} as const satisfies Record<string, boolean>;
+
+export type SlaReason = keyof typeof SLA_REASONS;
+
+export function isCompliant(reason: SlaReason): boolean {
+  return SLA_REASONS[reason];
+}
+
+export function isSlaReason(value: string): value is SlaReason {
+  return Object.prototype.hasOwnProperty.call(SLA_REASONS, value);
+}
