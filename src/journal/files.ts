@@ -1,0 +1,51 @@
+/**
+ * Journal file naming.
+ *
+ * - `journal.jsonl`: the current file, the one writers append to.
+ * - `journal.<UTC yyyymmddThhmmssmmm>Z-<pid>-<8 hex>.jsonl`: a rotated file. The name is unique
+ *   (pid + random), so a rotation never replaces another file (rename(2) would silently overwrite
+ *   an existing target: a logrotate-style `journal.1.jsonl` shift is a lost-records race when
+ *   several processes rotate at once). The fixed-width timestamp makes lexical order the rotation
+ *   order.
+ *
+ * Readers read every rotated file in name order, then the current file.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const CURRENT_FILE = 'journal.jsonl';
+const ROTATED_PATTERN = /^journal\.\d{8}T\d{9}Z-\d+-[0-9a-f]{8}\.jsonl$/;
+
+export function isJournalFileName(name: string): boolean {
+  return name === CURRENT_FILE || ROTATED_PATTERN.test(name);
+}
+
+export function isRotatedFileName(name: string): boolean {
+  return ROTATED_PATTERN.test(name);
+}
+
+/** A fresh, unique name for rotating the current file away. */
+export function rotatedFileName(now: Date = new Date(), pid: number = process.pid): string {
+  const iso = now.toISOString(); // 2026-01-06T10:00:00.123Z
+  const stamp = iso.replace(/[-:]/g, '').replace('.', ''); // 20260106T100000123Z
+  return `journal.${stamp}-${pid}-${randomBytes(4).toString('hex')}.jsonl`;
+}
+
+/**
+ * The journal files in `dir`, oldest first: rotated files in name order, then the current file.
+ * Absolute paths. A missing directory is an empty journal; other errors throw (callers catch).
+ */
+export function listJournalFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const rotated = names.filter(isRotatedFileName).sort();
+  const out = rotated.map((n) => path.join(dir, n));
+  if (names.includes(CURRENT_FILE)) out.push(path.join(dir, CURRENT_FILE));
+  return out;
+}

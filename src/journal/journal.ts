@@ -1,0 +1,320 @@
+/**
+ * The durable job journal: append-only JSON lines in a state directory, shared by every ffrtmp
+ * process on the node.
+ *
+ * Guarantees (see docs/visibility.md for the reasoning):
+ * - One record = one write(2) of a single buffer `<json>\n` on an fd opened with
+ *   O_WRONLY|O_APPEND|O_CREAT (mode 0640), followed by fsync(2). On a local filesystem (ext4, xfs,
+ *   btrfs, tmpfs) the kernel serialises O_APPEND writes to one file, so records from concurrent
+ *   processes never interleave. (Not on NFS: O_APPEND is emulated there.)
+ * - Nothing is ever rewritten or truncated. A failed or short write is reported; what was already
+ *   recorded is untouched.
+ * - Size-based rotation without locks: a writer that finds the current file too big renames it to
+ *   a unique name (`files.ts`) and reopens. Writers that still hold an fd on the renamed file
+ *   finish their write into it: the inode is the same, so the record is neither lost nor split,
+ *   it just lands in the rotated file. A rotation that loses the race (the name already points to
+ *   a new file) is skipped. Only whole files are ever pruned (the oldest beyond `keepRotated`).
+ * - Never throws: `append` returns an outcome and `lastError` keeps the last failure.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Result } from '../core/result';
+import { CURRENT_FILE, listJournalFiles, isRotatedFileName, rotatedFileName } from './files';
+import { ownIdentity } from './identity';
+import {
+  JOURNAL_RECORD_VERSION,
+  type JobRecorder,
+  type JournalError,
+  type JournalRecord,
+  type ProcessIdentity,
+  type ResultJournalRecord,
+  type StartedJournalRecord,
+  type StartedRecord,
+} from './types';
+
+export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_KEEP_ROTATED = 10;
+const FILE_MODE = 0o640;
+const DIR_MODE = 0o750;
+const OPEN_FLAGS = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT;
+
+export interface JournalOptions {
+  /** The state directory (see state-dir.ts). Created (0750) on first append if missing. */
+  dir: string;
+  /** Rotate before a record would take the current file beyond this size. Default 16 MiB. */
+  maxBytes?: number;
+  /** Rotated files kept; older ones are deleted after a rotation. Default 10. */
+  keepRotated?: number;
+}
+
+export type AppendOutcome =
+  | { readonly ok: true; readonly bytes: number }
+  | { readonly ok: false; readonly error: JournalError };
+
+function toJournalError(op: string, p: string, err: unknown): JournalError {
+  const e = err as NodeJS.ErrnoException;
+  return {
+    op,
+    ...(typeof e?.code === 'string' ? { code: e.code } : {}),
+    path: p,
+    message: e instanceof Error ? e.message : String(err),
+  };
+}
+
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    fs.fsyncSync(fd);
+  } catch {
+    // Best effort: the record itself is already fsync'd.
+  } finally {
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+}
+
+/** Serialises a record as one line. `type` must be the first key (the reader resyncs on it). */
+export function serializeRecord(record: JournalRecord): Buffer {
+  const json = JSON.stringify(record);
+  if (!json.startsWith('{"type":"')) throw new Error('journal record must start with its "type" key');
+  return Buffer.from(json + '\n', 'utf8');
+}
+
+export class Journal {
+  readonly dir: string;
+  /** The current file: `<dir>/journal.jsonl`. */
+  readonly file: string;
+  readonly maxBytes: number;
+  readonly keepRotated: number;
+  /** The last failed append, or null. Never thrown. */
+  lastError: JournalError | null = null;
+  /** The last failed rotation (the record was still appended, to the big file), or null. */
+  lastRotationError: JournalError | null = null;
+
+  constructor(opts: JournalOptions) {
+    this.dir = path.resolve(opts.dir);
+    this.file = path.join(this.dir, CURRENT_FILE);
+    this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.keepRotated = opts.keepRotated ?? DEFAULT_KEEP_ROTATED;
+  }
+
+  /** Appends one record. Never throws. */
+  append(record: JournalRecord): AppendOutcome {
+    let buf: Buffer;
+    try {
+      buf = serializeRecord(record);
+    } catch (err) {
+      return this.fail(toJournalError('serialize', this.file, err));
+    }
+    try {
+      fs.mkdirSync(this.dir, { recursive: true, mode: DIR_MODE });
+    } catch (err) {
+      return this.fail(toJournalError('mkdir', this.dir, err));
+    }
+    for (let attempt = 0; ; attempt++) {
+      let fd: number;
+      try {
+        fd = fs.openSync(this.file, OPEN_FLAGS, FILE_MODE);
+      } catch (err) {
+        return this.fail(toJournalError('open', this.file, err));
+      }
+      try {
+        let st: fs.Stats;
+        try {
+          st = fs.fstatSync(fd);
+        } catch (err) {
+          return this.fail(toJournalError('fstat', this.file, err));
+        }
+        // Rotate before the record would overflow (never for an empty file: a record larger than
+        // maxBytes still gets written, alone). Give up rotating after a few lost races.
+        if (st.size > 0 && st.size + buf.length > this.maxBytes && attempt < 3) {
+          this.rotate(st);
+          continue; // reopen: the name now points to a new (or someone else's new) file
+        }
+        let written: number;
+        try {
+          written = fs.writeSync(fd, buf, 0, buf.length);
+        } catch (err) {
+          return this.fail(toJournalError('write', this.file, err));
+        }
+        if (written !== buf.length) {
+          return this.fail({
+            op: 'write',
+            code: 'ESHORTWRITE',
+            path: this.file,
+            message: `short write: ${written} of ${buf.length} bytes (disk full?); the torn fragment is skipped by readers`,
+          });
+        }
+        try {
+          fs.fsyncSync(fd);
+        } catch (err) {
+          return this.fail(toJournalError('fsync', this.file, err));
+        }
+        if (st.size === 0) fsyncDir(this.dir); // a new file: make its directory entry durable too
+        this.lastError = null;
+        return { ok: true, bytes: buf.length };
+      } finally {
+        try {
+          fs.closeSync(fd);
+        } catch {
+          /* ignore */
+        }
+      }
+    }
+  }
+
+  /**
+   * Renames the current file away, but only if the name still points to the inode we measured
+   * (another writer may already have rotated it). Never overwrites: the target name is unique.
+   */
+  private rotate(measured: fs.Stats): void {
+    try {
+      const now = fs.statSync(this.file);
+      if (now.ino !== measured.ino || now.dev !== measured.dev) return; // lost the race: fine
+      fs.renameSync(this.file, path.join(this.dir, rotatedFileName()));
+      fsyncDir(this.dir);
+      this.lastRotationError = null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else rotated it
+      this.lastRotationError = toJournalError('rotate', this.file, err);
+      return;
+    }
+    this.prune();
+  }
+
+  /** Deletes the oldest rotated files beyond `keepRotated`. Whole files only. */
+  private prune(): void {
+    try {
+      const rotated = listJournalFiles(this.dir).filter((f) => isRotatedFileName(path.basename(f)));
+      const excess = rotated.length - this.keepRotated;
+      for (let i = 0; i < excess; i++) {
+        try {
+          fs.unlinkSync(rotated[i]!);
+        } catch {
+          /* already pruned by another writer */
+        }
+      }
+    } catch {
+      /* best effort */
+    }
+  }
+
+  private fail(error: JournalError): AppendOutcome {
+    this.lastError = error;
+    return { ok: false, error };
+  }
+
+  /**
+   * Can a record be appended right now? Checks that the directory exists (or can be created) and
+   * is writable (access(2) W_OK, which reports EROFS for a read-only mount). Does not write, so
+   * it cannot see a full disk: `lastError` shows that after a failed append.
+   */
+  checkWritable(): { writable: true } | { writable: false; error: JournalError } {
+    try {
+      fs.mkdirSync(this.dir, { recursive: true, mode: DIR_MODE });
+      fs.accessSync(this.dir, fs.constants.W_OK);
+      if (fs.existsSync(this.file)) fs.accessSync(this.file, fs.constants.W_OK);
+      return { writable: true };
+    } catch (err) {
+      return { writable: false, error: toJournalError('access', this.dir, err) };
+    }
+  }
+
+  /** A recorder for one job (one `run`/`attach`). */
+  recorder(opts: JournalRecorderOptions = {}): JournalRecorder {
+    return new JournalRecorder(this, opts);
+  }
+}
+
+export interface JournalRecorderOptions {
+  /** The identity written as `wrapper` in the started record. Default: this process. */
+  wrapper?: ProcessIdentity;
+  /**
+   * Adoption: the orphaned job's `started` record. The recorder then writes no `started` record
+   * of its own (the job has one), uses the orphan's `run_id`, and marks the result `adopted_by`.
+   */
+  adopting?: StartedJournalRecord;
+  /** The adopter's identity for `adopted_by`. Default: this process. */
+  adopter?: ProcessIdentity;
+}
+
+function newRunId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/**
+ * The journal's JobRecorder for one job. Never throws into the core; failures are kept in
+ * `lastError`, and `persisted` says what actually reached the disk.
+ */
+export class JournalRecorder implements JobRecorder {
+  readonly runId: string;
+  lastError: JournalError | null = null;
+  readonly persisted = { started: false, result: false };
+  private startedCalled = false;
+  private finishedCalled = false;
+
+  constructor(
+    private readonly journal: Journal,
+    private readonly opts: JournalRecorderOptions = {},
+  ) {
+    this.runId = opts.adopting?.run_id ?? newRunId();
+  }
+
+  started(rec: StartedRecord): void {
+    try {
+      if (this.startedCalled) {
+        this.lastError = { op: 'started', path: this.journal.file, message: 'started() called twice; second call ignored' };
+        return;
+      }
+      this.startedCalled = true;
+      if (this.opts.adopting) return; // the orphan already has its started record
+      const line: StartedJournalRecord = {
+        type: 'started',
+        v: JOURNAL_RECORD_VERSION,
+        run_id: this.runId,
+        job_id: rec.job_id,
+        pid: rec.pid,
+        mode: rec.mode,
+        ...(rec.intent !== undefined ? { intent: rec.intent } : {}),
+        identity: { pid: rec.identity.pid, start_time_ticks: rec.identity.start_time_ticks },
+        cgroup: rec.cgroup,
+        start_time: rec.start_time,
+        wrapper: this.opts.wrapper ?? ownIdentity(),
+      };
+      const out = this.journal.append(line);
+      if (out.ok) this.persisted.started = true;
+      else this.lastError = out.error;
+    } catch (err) {
+      this.lastError = toJournalError('started', this.journal.file, err);
+    }
+  }
+
+  finished(result: Result): void {
+    try {
+      if (this.finishedCalled) {
+        this.lastError = { op: 'finished', path: this.journal.file, message: 'finished() called twice; second Result not written' };
+        return;
+      }
+      this.finishedCalled = true;
+      const line: ResultJournalRecord = {
+        type: 'result',
+        v: JOURNAL_RECORD_VERSION,
+        run_id: this.runId,
+        ...(this.opts.adopting ? { adopted_by: this.opts.adopter ?? ownIdentity() } : {}),
+        ...result,
+      };
+      const out = this.journal.append(line);
+      if (out.ok) this.persisted.result = true;
+      else this.lastError = out.error;
+    } catch (err) {
+      this.lastError = toJournalError('finished', this.journal.file, err);
+    }
+  }
+}
