@@ -1,60 +1,114 @@
+/**
+ * Errors from the native addon, made Node-shaped.
+ *
+ * The addon throws `{ errno: 3, syscall: 'pidfd_open', path? }` (a NativeErrnoError:
+ * errno as data, positive, as the kernel returned it). Callers should see what `fs`
+ * gives them: `code: 'ESRCH'`, `errno: -3`, `message: 'ESRCH: no such process, pidfd_open'`,
+ * so `if (err.code === 'ESRCH')` works the same everywhere.
+ */
+import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
+
 import type { NativeErrnoError } from './binding';
 
 /**
- * A Node-shaped system error, as `fs` throws them: `code: 'ESRCH'`, `errno: -3` (Node's sign
- * convention), `syscall`, optional `path`, and the message `ESRCH: no such process, pidfd_open`
- * (plus ` '<path>'` when there is a path). Callers write `if (err.code === 'ESRCH')`.
+ * libuv's table (what `util.getSystemErrorMap()` returns) lacks some errnos we can meet,
+ * e.g. ECHILD from waitid on a non-child and ENOEXEC from execve. Same wording style.
  */
+const EXTRA_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  EBADMSG: 'bad message',
+  ECHILD: 'no child processes',
+  EDEADLK: 'resource deadlock avoided',
+  EDOM: 'numerical argument out of domain',
+  EDQUOT: 'disk quota exceeded',
+  EIDRM: 'identifier removed',
+  EINPROGRESS: 'operation now in progress',
+  EMULTIHOP: 'multihop attempted',
+  ENETRESET: 'connection reset by network',
+  ENOEXEC: 'exec format error',
+  ENOLCK: 'no locks available',
+  ENOLINK: 'link has been severed',
+  ENOMSG: 'no message of desired type',
+  ENOSR: 'out of streams resources',
+  ENOSTR: 'device not a stream',
+  ESTALE: 'stale file handle',
+  ETIME: 'timer expired',
+};
+
+let errnoNames: Map<number, string> | undefined;
+
+/** `3` → `['ESRCH', 'no such process']`; unknown numbers keep Node's own wording. */
+function describe(positiveErrno: number): [code: string, description: string] {
+  const fromUv = getSystemErrorMap().get(-positiveErrno);
+  if (fromUv) return fromUv;
+  if (!errnoNames) {
+    errnoNames = new Map();
+    for (const [name, value] of Object.entries(osConstants.errno)) {
+      if (!errnoNames.has(value)) errnoNames.set(value, name);
+    }
+  }
+  const name = errnoNames.get(positiveErrno);
+  if (name) return [name, EXTRA_DESCRIPTIONS[name] ?? 'unknown error'];
+  return [getSystemErrorName(-positiveErrno), 'unknown error'];
+}
+
+/** A failed system call, shaped like the errors `fs`/`child_process` throw. */
 export class SystemError extends Error {
+  /** `'ESRCH'` */
   readonly code: string;
-  /** Negative, as in Node: -3 for ESRCH. */
+  /** Negative, Node's convention: `-3` for ESRCH. */
   readonly errno: number;
+  /** `'pidfd_open'`, `'execve'`, ... */
   readonly syscall: string;
   readonly path?: string;
 
-  /** @param errno the POSITIVE errno the kernel returned (3 for ESRCH). */
-  constructor(errno: number, syscall: string, path?: string) {
-    const negative = -Math.abs(errno);
-    const code = safeErrorName(negative);
-    const description = getSystemErrorMap().get(negative)?.[1] ?? 'unknown error';
-    super(`${code}: ${description}, ${syscall}${path !== undefined ? ` '${path}'` : ''}`);
+  constructor(positiveErrno: number, syscall: string, path?: string, options?: ErrorOptions) {
+    const [code, description] = describe(positiveErrno);
+    // Node: `<CODE>: <description>, <syscall>` and ` '<path>'` when there is one.
+    super(`${code}: ${description}, ${syscall}${path !== undefined ? ` '${path}'` : ''}`, options);
     this.name = 'SystemError';
     this.code = code;
-    this.errno = negative;
+    this.errno = -positiveErrno;
     this.syscall = syscall;
     if (path !== undefined) this.path = path;
   }
 }
 
-function safeErrorName(negativeErrno: number): string {
-  try {
-    return getSystemErrorName(negativeErrno);
-  } catch {
-    return `Unknown system error ${negativeErrno}`;
-  }
-}
-
+/** The raw shape the addon throws (positive errno, syscall name). */
 export function isNativeErrnoError(e: unknown): e is NativeErrnoError {
+  if (typeof e !== 'object' || e === null || e instanceof SystemError) return false;
+  const o = e as { errno?: unknown; syscall?: unknown; path?: unknown };
   return (
-    typeof e === 'object' &&
-    e !== null &&
-    typeof (e as NativeErrnoError).errno === 'number' &&
-    typeof (e as NativeErrnoError).syscall === 'string' &&
-    !(e instanceof SystemError)
+    typeof o.errno === 'number' &&
+    Number.isInteger(o.errno) &&
+    o.errno > 0 &&
+    typeof o.syscall === 'string' &&
+    (o.path === undefined || typeof o.path === 'string')
   );
 }
 
-/** Turns what the addon throws into a SystemError; anything else passes through unchanged. */
+/**
+ * NativeErrnoError → SystemError (keeping the native call's stack); anything else
+ * (TypeError "Usage: ...", SystemError, foreign values) is returned unchanged.
+ */
 export function toSystemError(e: unknown): unknown {
-  if (isNativeErrnoError(e)) {
-    return new SystemError(e.errno, e.syscall, typeof e.path === 'string' ? e.path : undefined);
+  if (!isNativeErrnoError(e)) return e;
+  const err = new SystemError(e.errno, e.syscall, e.path);
+  if (typeof e.stack === 'string') {
+    const nl = e.stack.indexOf('\n');
+    if (nl >= 0) err.stack = `${err.name}: ${err.message}${e.stack.slice(nl)}`;
   }
-  return e;
+  return err;
 }
 
-/** Node's own errors from fs/child_process (`errno` negative, `code`, `syscall`) as a SystemError. */
-export function isSystemErrorLike(e: unknown): e is { code: string; errno: number; syscall: string; path?: string; message: string } {
-  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
-    typeof (e as { errno?: unknown }).errno === 'number' && typeof (e as { syscall?: unknown }).syscall === 'string';
+/**
+ * A Node-style system error from anywhere (`fs`, `child_process`, or our SystemError):
+ * string `code`, numeric `errno` (negative in Node's convention), `syscall`.
+ */
+export function isSystemErrorLike(
+  e: unknown,
+): e is Error & { code: string; errno: number; syscall: string; path?: string } {
+  if (!(e instanceof Error)) return false;
+  const o = e as Error & { code?: unknown; errno?: unknown; syscall?: unknown };
+  return typeof o.code === 'string' && typeof o.errno === 'number' && typeof o.syscall === 'string';
 }

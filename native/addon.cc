@@ -1,0 +1,245 @@
+// N-API entry point: argument shape checks, syscall wrappers, and the per-environment
+// state (Napi::Addon instance data: no static globals, so worker threads each get
+// their own watcher). Policy and validation live in TypeScript (src/native/).
+#include <errno.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <optional>
+
+#include <napi.h>
+
+#include "errno_error.h"
+#include "exit_watcher.h"
+#include "pidfd_compat.h"
+#include "spawn.h"
+#include "unique_fd.h"
+
+namespace ffrtmp {
+namespace {
+
+bool IsInt(const Napi::Value& v) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  return std::isfinite(d) && std::floor(d) == d;
+}
+
+int FdArg(const Napi::CallbackInfo& info, size_t i, const char* usage) {
+  if (info.Length() <= i || !IsInt(info[i])) ThrowUsage(info.Env(), usage);
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (d < -1 || d > 2147483647.0) ThrowUsage(info.Env(), usage);
+  return static_cast<int>(d);
+}
+
+// A C string cannot carry NUL; refusing it here beats a silently truncated path.
+bool CString(const Napi::Value& v, std::string* out) {
+  if (!v.IsString()) return false;
+  *out = v.As<Napi::String>().Utf8Value();
+  return std::memchr(out->data(), '\0', out->size()) == nullptr;
+}
+
+bool StringArray(const Napi::Value& v, std::vector<std::string>* out) {
+  if (!v.IsArray()) return false;
+  Napi::Array a = v.As<Napi::Array>();
+  out->resize(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++)
+    if (!CString(a.Get(i), &(*out)[i])) return false;
+  return true;
+}
+
+// PIDFD_GET_INFO asking for `mask`. Returns 0 or errno.
+int PidfdGetInfo(int fd, uint64_t mask, PidfdInfo* info) {
+  std::memset(info, 0, sizeof *info);
+  info->mask = mask;
+  return ioctl(fd, kPidfdGetInfo, info) == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env, Napi::Object exports) {
+    DefineAddon(exports, {
+        InstanceMethod("pidfdOpen", &Addon::PidfdOpen, napi_enumerable),
+        InstanceMethod("closeFd", &Addon::CloseFd, napi_enumerable),
+        InstanceMethod("waitidPidfd", &Addon::WaitidPidfd, napi_enumerable),
+        InstanceMethod("pidfdGetExitInfo", &Addon::PidfdGetExitInfo, napi_enumerable),
+        InstanceMethod("spawn", &Addon::SpawnJs, napi_enumerable),
+        InstanceMethod("watcherStart", &Addon::WatcherStart, napi_enumerable),
+        InstanceMethod("watch", &Addon::Watch, napi_enumerable),
+        InstanceMethod("unwatch", &Addon::Unwatch, napi_enumerable),
+        InstanceMethod("watchCount", &Addon::WatchCount, napi_enumerable),
+        InstanceMethod("capabilities", &Addon::Capabilities, napi_enumerable),
+    });
+  }
+
+ private:
+  Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+    int pid = FdArg(info, 0, "pidfdOpen(pid: integer)");
+    if (pid <= 0) ThrowUsage(info.Env(), "pidfdOpen(pid: integer > 0)");
+    // pidfd_open always sets O_CLOEXEC on the new fd.
+    long fd = syscall(__NR_pidfd_open, pid, 0);
+    if (fd < 0) throw ErrnoError(info.Env(), errno, "pidfd_open");
+    return Napi::Number::New(info.Env(), static_cast<double>(fd));
+  }
+
+  Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+    int fd = FdArg(info, 0, "closeFd(fd: integer)");
+    // A watched fd is unwatched first so the loop keep-alive count cannot leak.
+    watcher_.Unwatch(info.Env(), fd);
+    if (close(fd) != 0 && errno != EINTR) throw ErrnoError(info.Env(), errno, "close");
+    return info.Env().Undefined();
+  }
+
+  Napi::Value WaitidPidfd(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = FdArg(info, 0, "waitidPidfd(fd: integer)");
+    siginfo_t si;
+    std::memset(&si, 0, sizeof si);  // si_pid stays 0 when WNOHANG finds nothing
+    if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(fd), &si, WEXITED | WNOHANG) != 0)
+      throw ErrnoError(env, errno, "waitid");
+    if (si.si_pid == 0) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("siCode", si.si_code);
+    o.Set("siStatus", si.si_status);
+    return o;
+  }
+
+  Napi::Value PidfdGetExitInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = FdArg(info, 0, "pidfdGetExitInfo(fd: integer)");
+    PidfdInfo pi;
+    if (int e = PidfdGetInfo(fd, kPidfdInfoExit, &pi)) throw ErrnoError(env, e, "ioctl");
+    Napi::Object o = Napi::Object::New(env);
+    bool exited = (pi.mask & kPidfdInfoExit) != 0;
+    o.Set("exited", exited);
+    if (exited) o.Set("waitStatus", pi.exit_code);
+    return o;
+  }
+
+  Napi::Value SpawnJs(const Napi::CallbackInfo& info) {
+    static const char* kUsage =
+        "spawn({ candidates: string[] (non-empty), argv: string[] (non-empty), envp: string[], "
+        "cwd: string | null, cgroupFd: integer, cgroupProcsPaths: string[] }) "
+        "(strings without NUL)";
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) ThrowUsage(env, kUsage);
+    Napi::Object o = info[0].As<Napi::Object>();
+    SpawnRequest req;
+    Napi::Value cwd = o.Get("cwd"), cg = o.Get("cgroupFd");
+    if (!StringArray(o.Get("candidates"), &req.candidates) || req.candidates.empty() ||
+        !StringArray(o.Get("argv"), &req.argv) || req.argv.empty() ||
+        !StringArray(o.Get("envp"), &req.envp) ||
+        !StringArray(o.Get("cgroupProcsPaths"), &req.cgroupProcsPaths) || !IsInt(cg) ||
+        !(cwd.IsNull() || CString(cwd, &req.cwd))) {
+      ThrowUsage(env, kUsage);
+    }
+    req.hasCwd = !cwd.IsNull();
+    double cgd = cg.As<Napi::Number>().DoubleValue();
+    if (cgd < -1 || cgd > 2147483647.0) ThrowUsage(env, kUsage);
+    req.cgroupFd = static_cast<int>(cgd);
+
+    SpawnResult res;
+    SpawnFailure fail{};
+    if (!Spawn(req, &res, &fail)) throw ErrnoError(env, fail.err, fail.syscall, fail.hasPath ? &fail.path : nullptr);
+
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("pid", res.pid);
+    r.Set("pidfd", res.pidfd);
+    r.Set("via", res.viaFork ? "fork" : "clone3");
+    r.Set("intoCgroup", res.intoCgroup);
+    Napi::Array pe = Napi::Array::New(env, res.placementErrors.size());
+    for (size_t i = 0; i < res.placementErrors.size(); i++) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("index", res.placementErrors[i].index);
+      e.Set("errno", res.placementErrors[i].err);
+      pe.Set(static_cast<uint32_t>(i), e);
+    }
+    r.Set("placementErrors", pe);
+    return r;
+  }
+
+  Napi::Value WatcherStart(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsFunction())
+      ThrowUsage(info.Env(), "watcherStart(onEvent: (token, events, detectedAtMs) => void)");
+    watcher_.Start(info.Env(), info[0].As<Napi::Function>());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Watch(const Napi::CallbackInfo& info) {
+    static const char* kUsage = "watch(fd: integer >= 0, token: integer in [0, 2^32))";
+    int fd = FdArg(info, 0, kUsage);
+    if (fd < 0 || info.Length() < 2 || !IsInt(info[1])) ThrowUsage(info.Env(), kUsage);
+    double t = info[1].As<Napi::Number>().DoubleValue();
+    if (t < 0 || t > 4294967295.0) ThrowUsage(info.Env(), kUsage);
+    watcher_.Watch(info.Env(), fd, static_cast<uint32_t>(t));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Unwatch(const Napi::CallbackInfo& info) {
+    watcher_.Unwatch(info.Env(), FdArg(info, 0, "unwatch(fd: integer)"));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value WatchCount(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(watcher_.Count()));
+  }
+
+  Napi::Value Capabilities(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!caps_) caps_ = Probe();
+    utsname u;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kernelRelease", uname(&u) == 0 ? u.release : "");
+    o.Set("pidfdOpen", caps_->pidfdOpen);
+    o.Set("clone3", caps_->clone3);
+    o.Set("pidfdGetInfo", caps_->pidfdGetInfo);
+    o.Set("pidfdInfoExit", caps_->pidfdInfoExit);
+    return o;
+  }
+
+  struct Caps {
+    bool pidfdOpen = false, clone3 = false, pidfdGetInfo = false, pidfdInfoExit = false;
+  };
+
+  static Caps Probe() {
+    Caps c;
+    UniqueFd self(static_cast<int>(syscall(__NR_pidfd_open, getpid(), 0)));
+    c.pidfdOpen = self.valid();
+    // clone3 with a NULL, zero-sized argument: the kernel rejects the size (EINVAL)
+    // before creating anything; ENOSYS means no clone3. EPERM (seccomp) = unusable.
+    errno = 0;
+    c.clone3 = syscall(__NR_clone3, nullptr, 0UL) < 0 && errno != ENOSYS && errno != EPERM;
+    if (!self.valid()) return c;
+    PidfdInfo pi;
+    c.pidfdGetInfo = PidfdGetInfo(self.get(), 0, &pi) == 0;
+    if (!c.pidfdGetInfo) return c;
+    // PIDFD_INFO_EXIT can only be observed on a reaped process: a 6.13/6.14 kernel
+    // accepts the request bit and silently returns without it. So make a child that
+    // exits at once, reap it through its pidfd, and look at the returned mask.
+    UniqueFd child(SpawnTrivialChild());
+    if (!child.valid()) return c;
+    siginfo_t si{};
+    while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.get()), &si, WEXITED) < 0 &&
+           errno == EINTR) {
+    }
+    c.pidfdInfoExit = PidfdGetInfo(child.get(), kPidfdInfoExit, &pi) == 0 &&
+                      (pi.mask & kPidfdInfoExit) != 0 && pi.exit_code == 0;
+    return c;
+  }
+
+  ExitWatcher watcher_;
+  std::optional<Caps> caps_;  // probed once per environment
+};
+
+}  // namespace ffrtmp
+
+// The macro pastes the class name into an identifier: it needs an unqualified name.
+using ffrtmp::Addon;
+NODE_API_ADDON(Addon)

@@ -1,0 +1,313 @@
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+
+#include "pidfd_compat.h"
+#include "unique_fd.h"
+
+namespace ffrtmp {
+
+namespace {
+
+#ifdef _NSIG
+constexpr int kNsig = _NSIG;
+#else
+constexpr int kNsig = NSIG;
+#endif
+
+// What the child reports through the CLOEXEC pipe. Fixed size (12 bytes < PIPE_BUF),
+// so every record is one atomic write(2). EOF with no fatal record = execve succeeded.
+enum Kind : int32_t { kPlacement = 1, kChdir = 2, kExec = 3, kSetsid = 4 };
+struct Record {
+  int32_t kind;
+  int32_t index;
+  int32_t err;
+};
+
+// Everything the child needs, prepared in the parent: after clone the child may only
+// make async-signal-safe calls (the parent is multithreaded, so malloc, locks and most
+// of libc are off limits until execve).
+struct ChildPlan {
+  char* const* argv;
+  char* const* envp;
+  const char* const* candidates;
+  size_t nCandidates;
+  const char* cwd;  // nullptr: stay
+  const char* const* procs;
+  size_t nProcs;
+  int reportFd;
+};
+
+void Report(int fd, int32_t kind, int32_t index, int32_t err) {
+  Record r{kind, index, err};
+  while (write(fd, &r, sizeof r) < 0 && errno == EINTR) {
+  }
+}
+
+// Async-signal-safe unsigned -> decimal.
+size_t FormatUint(unsigned long v, char* buf /* >= 21 bytes */) {
+  char tmp[21];
+  size_t n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+  return n;
+}
+
+// The workload inherits only fds 0-2. close_range(CLOEXEC) (5.11) marks the rest
+// close-on-exec in one call and keeps our report pipe working until execve; older
+// kernels get the same effect one fd at a time, bounded so a huge RLIMIT_NOFILE
+// cannot stall the spawn.
+void CloexecFrom3() {
+  if (syscall(__NR_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  rlimit rl{};
+  rlim_t max = 65536;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max) max = rl.rlim_cur;
+  for (rlim_t fd = 3; fd < max; fd++) {
+    int flags = fcntl(static_cast<int>(fd), F_GETFD);
+    if (flags >= 0 && !(flags & FD_CLOEXEC)) fcntl(static_cast<int>(fd), F_SETFD, flags | FD_CLOEXEC);
+  }
+}
+
+[[noreturn]] void ChildMain(const ChildPlan& p) {
+  // Own session: the wrapper's terminal and process group signals (Ctrl-C) are the
+  // wrapper's business, which forwards them by policy. Cannot fail in a fresh child
+  // (we are not a group leader), but report it rather than run ungoverned.
+  if (setsid() < 0) {
+    Report(p.reportFd, kSetsid, 0, errno);
+    _exit(127);
+  }
+  // Default signal state. Node ignores SIGPIPE and libuv installs handlers; handlers
+  // reset at execve but SIG_IGN survives it, and the mask survives too. Signals stay
+  // blocked (the parent blocked everything around clone) until the dispositions are
+  // default, so no Node handler ever runs in this copy of the process. EINVAL for
+  // SIGKILL/SIGSTOP and glibc's reserved 32/33 is expected and ignored.
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  for (int s = 1; s < kNsig; s++) sigaction(s, &sa, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Never PR_SET_PDEATHSIG: the workload must outlive a crashed wrapper.
+
+  CloexecFrom3();
+
+  if (p.cwd != nullptr && chdir(p.cwd) < 0) {
+    Report(p.reportFd, kChdir, 0, errno);
+    _exit(127);
+  }
+
+  if (p.nProcs > 0) {
+    char pid[21];
+    // Raw syscall: after a raw clone3 we do not rely on any libc pid caching.
+    size_t len = FormatUint(static_cast<unsigned long>(syscall(SYS_getpid)), pid);
+    for (size_t i = 0; i < p.nProcs; i++) {
+      int fd;
+      do fd = open(p.procs[i], O_WRONLY | O_CLOEXEC);
+      while (fd < 0 && errno == EINTR);
+      if (fd < 0) {
+        Report(p.reportFd, kPlacement, static_cast<int32_t>(i), errno);
+        continue;
+      }
+      // One write(2) with the whole number: cgroupfs parses per write.
+      ssize_t n;
+      do n = write(fd, pid, len);
+      while (n < 0 && errno == EINTR);
+      if (n < 0) Report(p.reportFd, kPlacement, static_cast<int32_t>(i), errno);
+      else if (static_cast<size_t>(n) != len) Report(p.reportFd, kPlacement, static_cast<int32_t>(i), EIO);
+      close(fd);
+    }
+  }
+
+  // execvp's rules (glibc posix/execvpe.c): ENOENT/ENOTDIR/ESTALE/ENODEV/ETIMEDOUT try
+  // the next candidate, EACCES is remembered and reported if nothing runs, anything else
+  // (ENOEXEC, E2BIG, ENOMEM, ELOOP...) stops the search. No /bin/sh retry on ENOEXEC.
+  int eaccesIndex = -1;
+  int lastErr = ENOENT;
+  int lastIndex = 0;
+  for (size_t i = 0; i < p.nCandidates; i++) {
+    execve(p.candidates[i], p.argv, p.envp);
+    int e = errno;
+    lastErr = e;
+    lastIndex = static_cast<int>(i);
+    if (e == EACCES) {
+      if (eaccesIndex < 0) eaccesIndex = static_cast<int>(i);
+      continue;
+    }
+    if (e == ENOENT || e == ENOTDIR || e == ESTALE || e == ENODEV || e == ETIMEDOUT) continue;
+    Report(p.reportFd, kExec, lastIndex, e);
+    _exit(127);
+  }
+  if (eaccesIndex >= 0) Report(p.reportFd, kExec, eaccesIndex, EACCES);
+  else Report(p.reportFd, kExec, lastIndex, lastErr);
+  _exit(127);
+}
+
+// clone3(CLONE_PIDFD[|CLONE_INTO_CGROUP]) with fork semantics (no CLONE_VM: the child
+// gets a copy-on-write copy and returns from syscall() on its own copy of the stack).
+// Falls back to fork + pidfd_open on ENOSYS (kernel < 5.3) or EPERM (seccomp filters
+// such as older container runtimes) when no cgroup was requested. That fallback is
+// race-free: only the parent can reap its child, and we do not reap before
+// pidfd_open, so the PID cannot be reused in between.
+// Runs `plan` (or _exit(0) when null) in the child. Returns the pid, or -1 with
+// *err/*syscallName set.
+pid_t CloneWithPidfd(int cgroupFd, const ChildPlan* plan, int* pidfdOut, bool* viaFork,
+                     int* err, const char** syscallName) {
+  int pidfd = -1;
+  CloneArgs args{};
+  args.flags = CLONE_PIDFD | (cgroupFd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.pidfd = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&pidfd));
+  args.exit_signal = SIGCHLD;
+  if (cgroupFd >= 0) args.cgroup = static_cast<uint64_t>(cgroupFd);
+
+  // Block every signal across clone so no inherited (Node/libuv) handler can run in
+  // the child before it resets dispositions: libuv's handler would write into the
+  // signal pipe it shares with us. The child unblocks once it is safe.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+
+  *viaFork = false;
+  long r = syscall(__NR_clone3, &args, cgroupFd >= 0 ? kCloneArgsSizeVer2 : kCloneArgsSizeVer0);
+  if (r == 0) {
+    if (plan != nullptr) ChildMain(*plan);
+    _exit(0);
+  }
+  int e = errno;
+  if (r < 0 && cgroupFd < 0 && (e == ENOSYS || e == EPERM)) {
+    *viaFork = true;
+    r = fork();
+    if (r == 0) {
+      if (plan != nullptr) ChildMain(*plan);
+      _exit(0);
+    }
+    e = errno;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+
+  if (r < 0) {
+    *err = e;
+    *syscallName = *viaFork ? "fork" : "clone3";
+    return -1;
+  }
+  pid_t pid = static_cast<pid_t>(r);
+  if (*viaFork) {
+    pidfd = static_cast<int>(syscall(__NR_pidfd_open, pid, 0));
+    if (pidfd < 0) {
+      *err = errno;
+      *syscallName = "pidfd_open";
+      kill(pid, SIGKILL);
+      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return -1;
+    }
+  }
+  *pidfdOut = pidfd;
+  return pid;
+}
+
+void ReapBlocking(int pidfd) {
+  siginfo_t si{};
+  while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED) < 0 &&
+         errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail) {
+  // Pointer arrays into req's strings; req outlives the child's use (until execve).
+  auto ptrs = [](const std::vector<std::string>& v) {
+    std::vector<char*> p;
+    p.reserve(v.size() + 1);
+    for (const auto& s : v) p.push_back(const_cast<char*>(s.c_str()));
+    p.push_back(nullptr);
+    return p;
+  };
+  std::vector<char*> argv = ptrs(req.argv), envp = ptrs(req.envp);
+  std::vector<char*> cands = ptrs(req.candidates), procs = ptrs(req.cgroupProcsPaths);
+
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC) < 0) {
+    *fail = {errno, "pipe2", false, {}};
+    return false;
+  }
+  UniqueFd rd(pfd[0]), wr(pfd[1]);
+
+  ChildPlan plan{argv.data(), envp.data(), cands.data(), req.candidates.size(),
+                 req.hasCwd ? req.cwd.c_str() : nullptr, procs.data(),
+                 req.cgroupProcsPaths.size(), wr.get()};
+  int pidfd = -1, err = 0;
+  bool viaFork = false;
+  const char* sc = nullptr;
+  pid_t pid = CloneWithPidfd(req.cgroupFd, &plan, &pidfd, &viaFork, &err, &sc);
+  if (pid < 0) {
+    *fail = {err, sc, false, {}};
+    return false;
+  }
+  UniqueFd owned(pidfd);
+  wr.reset();  // our copy: EOF must mean "the child's copy closed at execve or exit"
+
+  std::vector<Record> records;
+  Record buf[64];
+  size_t have = 0;  // bytes in buf (records are atomic, but reads need not align)
+  for (;;) {
+    ssize_t n = read(rd.get(), reinterpret_cast<char*>(buf) + have, sizeof buf - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    have += static_cast<size_t>(n);
+    size_t whole = have / sizeof(Record);
+    records.insert(records.end(), buf, buf + whole);
+    have -= whole * sizeof(Record);
+    memmove(buf, reinterpret_cast<char*>(buf) + whole * sizeof(Record), have);
+  }
+
+  for (const Record& r : records) {
+    if (r.kind == kPlacement) continue;
+    // Fatal: the child is exiting with 127. Reap it through its pidfd (never
+    // waitpid(-1)/P_ALL: libuv owns its own children) so no zombie is left.
+    ReapBlocking(owned.get());
+    switch (r.kind) {
+      case kChdir:
+        *fail = {r.err, "chdir", true, req.cwd};
+        break;
+      case kExec:
+        *fail = {r.err, "execve", true,
+                 static_cast<size_t>(r.index) < req.candidates.size() ? req.candidates[r.index] : ""};
+        break;
+      default:
+        *fail = {r.err, "setsid", false, {}};
+    }
+    return false;
+  }
+
+  out->pid = pid;
+  out->viaFork = viaFork;
+  out->intoCgroup = req.cgroupFd >= 0;
+  for (const Record& r : records) out->placementErrors.push_back({r.index, r.err});
+  out->pidfd = owned.release();
+  return true;
+}
+
+int SpawnTrivialChild() {
+  int pidfd = -1, err = 0;
+  bool viaFork = false;
+  const char* sc = nullptr;
+  if (CloneWithPidfd(-1, nullptr, &pidfd, &viaFork, &err, &sc) < 0) return -err;
+  return pidfd;
+}
+
+}  // namespace ffrtmp

@@ -1,0 +1,51 @@
+// Process creation with a pidfd from birth (clone3) or, on kernels/sandboxes without
+// clone3, fork + pidfd_open. See docs/native.md "spawn".
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace ffrtmp {
+
+struct SpawnRequest {
+  std::vector<std::string> candidates;
+  std::vector<std::string> argv;
+  std::vector<std::string> envp;
+  bool hasCwd = false;
+  std::string cwd;
+  int cgroupFd = -1;
+  std::vector<std::string> cgroupProcsPaths;
+};
+
+struct PlacementError {
+  int index;
+  int err;
+};
+
+struct SpawnResult {
+  pid_t pid = -1;
+  int pidfd = -1;
+  bool viaFork = false;
+  bool intoCgroup = false;
+  std::vector<PlacementError> placementErrors;
+};
+
+// Failure: errno as data, for the JS-side SystemError.
+struct SpawnFailure {
+  int err;
+  const char* syscall;
+  bool hasPath;
+  std::string path;
+};
+
+// Returns true and fills `out`, or false and fills `fail`. Never throws: runs on the JS
+// thread but knows nothing about N-API.
+bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail);
+
+// Creates a child that immediately _exit(0)s, with a pidfd; used by the capability
+// probe. Returns the pidfd (child not yet reaped) or -errno.
+int SpawnTrivialChild();
+
+}  // namespace ffrtmp

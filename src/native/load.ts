@@ -1,0 +1,87 @@
+/**
+ * The only place that loads the native addon.
+ *
+ * Absence is a value, not an exception: `loadNative()` reports `{ available: false, reason }`
+ * when there is no usable build (not Linux, no prebuild and no local build, dlopen
+ * failure, or `FFRTMP_FORCE_NO_NATIVE=1`), and callers choose their fallback. Importing
+ * this module never throws and never loads anything; the first call loads, later calls
+ * return the same answer.
+ */
+import { join } from 'node:path';
+
+import type { NativeBinding } from './binding';
+
+export type NativeLoadResult =
+  | { available: true; binding: NativeBinding }
+  | { available: false; reason: string };
+
+/** `node-gyp-build` ships no types; this is the one function we use. */
+type NodeGypBuild = (dir: string) => unknown;
+
+/** Package root: this file is `src/native/load.ts` in dev and `dist/native/load.js` when built. */
+const PACKAGE_ROOT = join(__dirname, '..', '..');
+
+const EXPECTED_FUNCTIONS: ReadonlyArray<keyof NativeBinding> = [
+  'pidfdOpen',
+  'closeFd',
+  'waitidPidfd',
+  'pidfdGetExitInfo',
+  'spawn',
+  'watcherStart',
+  'watch',
+  'unwatch',
+  'watchCount',
+  'capabilities',
+];
+
+let cached: NativeLoadResult | undefined;
+
+/** Errors that mean "there is no loadable build here", as opposed to a bug. */
+function isNotFound(e: unknown): e is Error {
+  if (!(e instanceof Error)) return false;
+  const code = (e as NodeJS.ErrnoException).code;
+  return (
+    code === 'ERR_DLOPEN_FAILED' ||
+    code === 'MODULE_NOT_FOUND' ||
+    /No native build was found/.test(e.message) ||
+    // dlopen failures without a code on some Node versions
+    /cannot open shared object|invalid ELF header|undefined symbol|wrong ELF class/.test(e.message)
+  );
+}
+
+function load(): NativeLoadResult {
+  if (process.env.FFRTMP_FORCE_NO_NATIVE === '1') {
+    return { available: false, reason: 'disabled by FFRTMP_FORCE_NO_NATIVE' };
+  }
+  if (process.platform !== 'linux') {
+    return { available: false, reason: `the native addon is Linux-only (platform=${process.platform})` };
+  }
+  let raw: unknown;
+  try {
+    const nodeGypBuild = require('node-gyp-build') as NodeGypBuild;
+    raw = nodeGypBuild(PACKAGE_ROOT);
+  } catch (e) {
+    if (isNotFound(e)) return { available: false, reason: e.message.trim() };
+    throw e;
+  }
+  const missing = EXPECTED_FUNCTIONS.filter(
+    (name) => typeof (raw as Record<string, unknown> | null)?.[name] !== 'function',
+  );
+  if (missing.length > 0) {
+    // A stale build/Release shadowing the current sources: say so instead of failing later.
+    return {
+      available: false,
+      reason: `the native build at ${PACKAGE_ROOT} lacks ${missing.join(', ')} (stale build? run npm run build:native)`,
+    };
+  }
+  return { available: true, binding: raw as NativeBinding };
+}
+
+/**
+ * Load the addon once per process (per module instance: each worker thread gets its own
+ * addon instance and watcher). Throws only for unexpected errors, never for "no build".
+ */
+export function loadNative(): NativeLoadResult {
+  cached ??= load();
+  return cached;
+}
