@@ -49,7 +49,12 @@ function describe(positiveErrno: number): [code: string, description: string] {
   }
   const name = errnoNames.get(positiveErrno);
   if (name) return [name, EXTRA_DESCRIPTIONS[name] ?? 'unknown error'];
-  return [getSystemErrorName(-positiveErrno), 'unknown error'];
+  try {
+    return [getSystemErrorName(-positiveErrno), 'unknown error'];
+  } catch {
+    // getSystemErrorName throws for 0 and non-int32 values
+    return [`Unknown system error ${-positiveErrno}`, 'unknown error'];
+  }
 }
 
 /** A failed system call, shaped like the errors `fs`/`child_process` throw. */
@@ -62,7 +67,9 @@ export class SystemError extends Error {
   readonly syscall: string;
   readonly path?: string;
 
-  constructor(positiveErrno: number, syscall: string, path?: string, options?: ErrorOptions) {
+  /** @param errno the errno the kernel returned; the sign is ignored (3 and -3 both mean ESRCH). */
+  constructor(errno: number, syscall: string, path?: string, options?: ErrorOptions) {
+    const positiveErrno = Math.abs(errno);
     const [code, description] = describe(positiveErrno);
     // Node: `<CODE>: <description>, <syscall>` and ` '<path>'` when there is one.
     super(`${code}: ${description}, ${syscall}${path !== undefined ? ` '${path}'` : ''}`, options);
@@ -107,8 +114,8 @@ export function toSystemError(e: unknown): unknown {
  */
 export function isSystemErrorLike(
   e: unknown,
-): e is Error & { code: string; errno: number; syscall: string; path?: string } {
-  if (!(e instanceof Error)) return false;
-  const o = e as Error & { code?: unknown; errno?: unknown; syscall?: unknown };
+): e is { code: string; errno: number; syscall: string; path?: string; message: string } {
+  if (typeof e !== 'object' || e === null) return false;
+  const o = e as { code?: unknown; errno?: unknown; syscall?: unknown };
   return typeof o.code === 'string' && typeof o.errno === 'number' && typeof o.syscall === 'string';
 }
