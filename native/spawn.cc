@@ -104,6 +104,13 @@ void CloexecFrom3() {
   // Never PR_SET_PDEATHSIG: the workload must outlive a crashed wrapper.
 
   CloexecFrom3();
+  // Node marks its own stdio (fds 0-2) close-on-exec at startup; without this the
+  // workload would start with stdin/stdout/stderr closed. The flag is per fd-table
+  // entry, so clearing it here leaves the wrapper's own fds untouched.
+  for (int fd = 0; fd <= 2; fd++) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+  }
 
   if (p.cwd != nullptr && chdir(p.cwd) < 0) {
     Report(p.reportFd, kChdir, 0, errno);

@@ -1,0 +1,45 @@
+import { Command } from 'commander';
+import { attach } from '../../core/attach';
+import { attachExitCode } from '../exit-codes';
+import { collect, parsePid } from '../options';
+import { resultJson, summaryLine } from '../render';
+import { onDetachSignals } from '../signals';
+
+interface AttachOptions {
+  pid: number[];
+  jobId?: string[];
+  intent?: string;
+  json?: boolean;
+}
+
+/**
+ * `ffrtmp attach --pid <pid> [--pid <pid> ...]`: adopt running processes in one wrapper process
+ * (an edge node attaches hundreds of streams). One summary line on stderr per PID as it exits
+ * (and with --json one JSON line per Result on stdout); the command ends when all have.
+ */
+export function attachCommand(): Command {
+  return new Command('attach')
+    .description('adopt running processes, watch each until it exits, record one Result per process')
+    .requiredOption('--pid <pid>', 'process to adopt (repeat for many)', parsePid, [])
+    .option('--job-id <id>', 'job id, one per --pid in the same order (generated when absent)', collect)
+    .option('--intent <intent>', 'label for the jobs, e.g. production or test')
+    .option('--json', 'print each Result as one JSON line on stdout')
+    .action(async (opts: AttachOptions) => {
+      const detach = onDetachSignals();
+      try {
+        const results = await attach({
+          pids: opts.pid,
+          jobIds: opts.jobId,
+          intent: opts.intent,
+          signal: detach.signal,
+          onResult: (r) => {
+            process.stderr.write(`${summaryLine(r)}\n`);
+            if (opts.json) process.stdout.write(`${resultJson(r)}\n`);
+          },
+        });
+        process.exitCode = attachExitCode(results, detach.received());
+      } finally {
+        detach.dispose();
+      }
+    });
+}

@@ -1,0 +1,55 @@
+import { signalNumber } from '../core/exit-status';
+import type { Result } from '../core/result';
+
+/**
+ * Exit statuses of the `ffrtmp` command, as pure functions of the Results (docs/results.md and
+ * the README's table). The wrapper is transparent for `run`: a script sees the workload's status.
+ */
+export const EXIT = {
+  OK: 0,
+  /** attach: a PID does not exist (nothing was attached). */
+  NO_SUCH_PROCESS: 1,
+  /** Bad flags, job ids, PIDs, paths: nothing was started. */
+  USAGE: 2,
+  /** The platform failed (spawn failed for EAGAIN/ENOMEM, observer not installed, status lost). */
+  PLATFORM: 125,
+  /** The command exists but could not be executed (EACCES, ENOEXEC, bad directory). */
+  NOT_EXECUTABLE: 126,
+  /** The command was not found. */
+  NOT_FOUND: 127,
+} as const;
+
+/** 128 + n for a signal name, as shells report a death by signal. */
+export function signalExit(signal: string): number {
+  return 128 + (signalNumber(signal) ?? 0);
+}
+
+/**
+ * `ffrtmp run`: the workload's exit code, or 128 + its signal; 127/126 when it could not be
+ * executed; 125 for a platform failure; 128 + the wrapper's own signal when the wrapper was
+ * told to stop and detached (the workload is still running).
+ */
+export function runExitCode(r: Result, detachedBy?: string): number {
+  switch (r.platform_sla_reason) {
+    case 'detached_workload_continues':
+      return signalExit(detachedBy ?? 'SIGTERM');
+    case 'workload_not_startable':
+      return r.spawn_error?.code === 'ENOENT' ? EXIT.NOT_FOUND : EXIT.NOT_EXECUTABLE;
+    default:
+      break;
+  }
+  if (r.exit_code !== null) return r.exit_code;
+  if (r.signal !== null) return signalExit(r.signal);
+  return EXIT.PLATFORM;
+}
+
+/**
+ * `ffrtmp attach`: it does not own the workloads, so it does not mirror their statuses:
+ * 0 when every process was observed to completion, 125 when any Result is a platform
+ * violation, 128 + the wrapper's signal when it detached.
+ */
+export function attachExitCode(results: readonly Result[], detachedBy?: string): number {
+  if (results.some((r) => !r.platform_sla_compliant)) return EXIT.PLATFORM;
+  if (detachedBy !== undefined) return signalExit(detachedBy);
+  return EXIT.OK;
+}

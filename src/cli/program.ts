@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { attachCommand } from './commands/attach';
+import { doctorCommand } from './commands/doctor';
+import { runCommand } from './commands/run';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../../package.json') as { version: string };
+
+/** The commander program: wiring only. Every command is parse → core → render → exit code. */
+export function createProgram(rawArgs: readonly string[]): Command {
+  return new Command('ffrtmp')
+    .description('governance-only workload wrapper: run or attach, watch until exit, one immutable Result per job')
+    .version(version)
+    .enablePositionalOptions()
+    .showHelpAfterError('(run `ffrtmp <command> --help` for usage)')
+    .addCommand(runCommand(rawArgs))
+    .addCommand(attachCommand())
+    .addCommand(doctorCommand());
+}

@@ -1,0 +1,30 @@
+/**
+ * SIGINT, SIGTERM and SIGHUP to the wrapper mean "stop watching", never "stop the workload":
+ * nothing is forwarded. The first one aborts the controller (the core records
+ * `detached_workload_continues`); the wrapper then prints its line and exits by itself.
+ */
+export interface DetachSignals {
+  readonly signal: AbortSignal;
+  /** The name of the signal that detached us, once one has. */
+  received(): string | undefined;
+  dispose(): void;
+}
+
+const DETACH_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+export function onDetachSignals(): DetachSignals {
+  const controller = new AbortController();
+  let got: string | undefined;
+  const handler = (sig: NodeJS.Signals): void => {
+    got ??= sig;
+    controller.abort();
+  };
+  for (const s of DETACH_SIGNALS) process.on(s, handler);
+  return {
+    signal: controller.signal,
+    received: () => got,
+    dispose: () => {
+      for (const s of DETACH_SIGNALS) process.off(s, handler);
+    },
+  };
+}

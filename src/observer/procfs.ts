@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * /proc readers shared by the polling observer (identity: PID + start time, so a reused PID is
+ * not mistaken for the workload) and by the journal (the `started` record's identity).
+ */
+
+export interface ProcStat {
+  /** Single-letter state: R, S, D, Z (zombie), X (dead), T, t, I, ... */
+  state: string;
+  /** Field 22: start time in clock ticks since boot, as a decimal string (may exceed 2^53 in theory). */
+  startTimeTicks: string;
+  /** Field 6: session id. */
+  session: number;
+  /** Field 4: parent pid. */
+  ppid: number;
+}
+
+/**
+ * Parses /proc/<pid>/stat. The comm field (2) is in parentheses and may contain spaces and
+ * parentheses itself, so fields are counted from the LAST `)`. Returns null when the process
+ * does not exist (or is invisible to us, e.g. hidepid): callers decide what that means.
+ */
+export function readProcStat(pid: number): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  const close = text.lastIndexOf(')');
+  if (close < 0) return null;
+  // After ") ": field 3 (state) is index 0.
+  const rest = text.slice(close + 2).trimEnd().split(' ');
+  const field = (n: number): string => rest[n - 3] ?? '';
+  return {
+    state: field(3),
+    ppid: Number(field(4)),
+    session: Number(field(6)),
+    startTimeTicks: field(22),
+  };
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in ticks since boot), or null if there is no such process. */
+export function readStartTime(pid: number): string | null {
+  return readProcStat(pid)?.startTimeTicks ?? null;
+}
+
+/**
+ * The `Pid:` line of /proc/self/fdinfo/<pidfd>: the pid the pidfd refers to, `-1` once the
+ * process has been reaped, `0` when it is in a pid namespace we cannot see. Null when the fd
+ * is not a pidfd or the kernel predates the field (5.3 has it).
+ */
+export function pidfdPid(pidfd: number): number | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/self/fdinfo/${pidfd}`, 'latin1');
+  } catch {
+    return null;
+  }
+  const m = /^Pid:\s*(-?\d+)$/m.exec(text);
+  return m ? Number(m[1]) : null;
+}
