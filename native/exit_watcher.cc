@@ -172,7 +172,6 @@ void ExitWatcher::Run() {
 void ExitWatcher::CallJs(Napi::Env env, Napi::Function cb, ExitWatcher* self, Batch* batch) {
   std::unique_ptr<Batch> owned(batch);  // freed on every path, env or not
   if (env == nullptr || cb.IsEmpty() || self == nullptr) return;
-  Napi::Value pending;  // first exception thrown by the callback
   for (const Event& ev : owned->events) {
     // Drop events of an fd unwatched after epoll_wait returned (or closed and reused
     // with another token): after unwatch() returns, no event for it reaches JS.
@@ -182,12 +181,13 @@ void ExitWatcher::CallJs(Napi::Env env, Napi::Function cb, ExitWatcher* self, Ba
       cb.Call({Napi::Number::New(env, ev.token), Napi::Number::New(env, ev.events),
                Napi::Number::New(env, owned->detectedAtMs)});
     } catch (const Napi::Error& e) {
-      // Deliver the rest of the batch (losing an exit would be worse), then surface
-      // the first error as an uncaught exception.
-      if (pending.IsEmpty()) pending = e.Value();
+      // Each event is its own callback, like a timer's: a throw becomes an
+      // 'uncaughtException' (or exit 1 without handler) and the rest of the batch is
+      // still delivered. Not napi_throw: an exception left pending in a TSFN callback
+      // is only a DEP0168 warning under Node's default policy, i.e. swallowed.
+      napi_fatal_exception(env, e.Value());
     }
   }
-  if (!pending.IsEmpty()) napi_throw(env, pending);
 }
 
 }  // namespace ffrtmp

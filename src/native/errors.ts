@@ -65,7 +65,8 @@ export class SystemError extends Error {
   readonly errno: number;
   /** `'pidfd_open'`, `'execve'`, ... */
   readonly syscall: string;
-  readonly path?: string;
+  // `declare`: no own `path` property at all when there is none (class fields would define it as undefined).
+  declare readonly path?: string;
 
   /** @param errno the errno the kernel returned; the sign is ignored (3 and -3 both mean ESRCH). */
   constructor(errno: number, syscall: string, path?: string, options?: ErrorOptions) {

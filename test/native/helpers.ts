@@ -1,0 +1,169 @@
+/** Shared helpers for the native suites: real processes, real kernel, no mocks. */
+import { spawn as cpSpawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { NativeBinding } from '../../src/native/binding';
+import { loadNative } from '../../src/native/load';
+
+export const ROOT = join(__dirname, '..', '..');
+export const EPOLLIN = 0x1;
+export const EPOLLHUP = 0x10;
+export const CLD_EXITED = 1;
+export const CLD_KILLED = 2;
+
+/** `FFRTMP_FORCE_NO_NATIVE=1` runs the fallback suites only; otherwise a missing build is a failure. */
+export const nativeDisabled = process.env.FFRTMP_FORCE_NO_NATIVE === '1';
+
+export function native(): NativeBinding {
+  const r = loadNative();
+  if (!r.available) throw new Error(`native addon unavailable: ${r.reason} (run npm run build:native)`);
+  return r.binding;
+}
+
+export interface Ev {
+  token: number;
+  events: number;
+  at: number;
+}
+
+type Listener = (ev: Ev) => void;
+const DISPATCH = Symbol.for('ffrtmp.test.native.dispatch');
+
+/**
+ * watcherStart may be called once per addon instance, and the .node module is cached by
+ * Node's require across test files sharing a worker: keep one dispatcher per binding.
+ */
+function dispatcher(b: NativeBinding): Map<number, Listener> {
+  const g = globalThis as unknown as Record<symbol, WeakMap<NativeBinding, Map<number, Listener>>>;
+  g[DISPATCH] ??= new WeakMap();
+  let m = g[DISPATCH].get(b);
+  if (!m) {
+    const table = new Map<number, Listener>();
+    b.watcherStart((token, events, at) => table.get(token)?.({ token, events, at }));
+    g[DISPATCH].set(b, table);
+    m = table;
+  }
+  return m;
+}
+
+let nextToken = 1000;
+
+/** Watch `fd`; collects events; `next(mask)` resolves on the first event having a bit of `mask`. */
+export function watchFd(b: NativeBinding, fd: number) {
+  const table = dispatcher(b);
+  const token = nextToken++;
+  const seen: Ev[] = [];
+  const waiters: Array<{ mask: number; resolve: (e: Ev) => void }> = [];
+  table.set(token, (ev) => {
+    seen.push(ev);
+    for (const w of [...waiters]) {
+      if (ev.events & w.mask) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(ev);
+      }
+    }
+  });
+  b.watch(fd, token);
+  return {
+    token,
+    seen,
+    next(mask: number, timeoutMs = 5000): Promise<Ev> {
+      const hit = seen.find((e) => e.events & mask);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no event with mask ${mask} in ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({ mask, resolve: (e) => (clearTimeout(t), resolve(e)) });
+      });
+    },
+    stop() {
+      b.unwatch(fd);
+      table.delete(token);
+    },
+  };
+}
+
+export const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Synchronous sleep (lets the watcher thread run while the JS thread is busy). */
+export function blockMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, session, ...]. */
+export function procStat(pid: number): string[] | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).trim().split(' ');
+  } catch {
+    return null;
+  }
+}
+
+export async function waitForState(pid: number, state: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (procStat(pid)?.[0] !== state) {
+    if (Date.now() > end) throw new Error(`pid ${pid} never reached state ${state}`);
+    await sleepMs(2);
+  }
+}
+
+export function procStatus(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+export const fdCount = () => readdirSync('/proc/self/fd').length;
+
+/** Our direct children (all threads), from /proc/self/task/<tid>/children. */
+export function ourChildren(): number[] {
+  const out: number[] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const s = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
+      if (s) out.push(...s.split(' ').map(Number));
+    } catch {
+      /* thread gone */
+    }
+  }
+  return out;
+}
+
+export const baseReq = {
+  envp: ['PATH=/usr/bin:/bin'],
+  cwd: null as string | null,
+  cgroupFd: -1,
+  cgroupProcsPaths: [] as string[],
+};
+
+export const SH = '/bin/sh';
+
+/** Run a `node -e` script with the addon available as `addon`; resolves with exit code/signal/output. */
+export function runNode(
+  script: string,
+  timeoutMs = 10_000,
+  /** 'ignore' when the script leaves children behind that would hold the pipes open. */
+  stdio: 'pipe' | 'ignore' = 'pipe',
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean }> {
+  const prelude = `const addon = require(${JSON.stringify(join(ROOT, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(ROOT)});\n`;
+  return new Promise((resolve) => {
+    const cp = cpSpawn(process.execPath, ['-e', prelude + script], { stdio: ['ignore', stdio, stdio] });
+    let stdout = '';
+    let stderr = '';
+    cp.stdout?.on('data', (d) => (stdout += d));
+    cp.stderr?.on('data', (d) => (stderr += d));
+    let timedOut = false;
+    const t = setTimeout(() => {
+      timedOut = true;
+      cp.kill('SIGKILL');
+    }, timeoutMs);
+    cp.on('close', (code, signal) => {
+      clearTimeout(t);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
