@@ -1,0 +1,79 @@
+/**
+ * Builds plain-JS copies of the real journal modules (src/journal/*.ts) for child processes,
+ * with the TypeScript compiler's transpileModule (no dist/ build, no tsx): children `require()`
+ * exactly the code under test.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import ts from 'typescript';
+
+const SRC = path.resolve(__dirname, '../../src/journal');
+
+/** Returns the directory holding `journal.js`, `reader.js`, ... (a fresh temp dir). */
+export function transpileJournal(): string {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-journal-js-'));
+  for (const name of fs.readdirSync(SRC)) {
+    if (!name.endsWith('.ts')) continue;
+    const { outputText } = ts.transpileModule(fs.readFileSync(path.join(SRC, name), 'utf8'), {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      fileName: name,
+    });
+    fs.writeFileSync(path.join(out, name.replace(/\.ts$/, '.js')), outputText);
+  }
+  return out;
+}
+
+/**
+ * A child script: `node writer.js <moduleDir> <stateDir> <writerId> <jobs> <maxBytes> <padBytes> [startAtMs]`
+ * (all children sleep until startAtMs, so their appends overlap)
+ * records `jobs` jobs (started + result each) and prints `{ok, failed, errors}` as JSON.
+ */
+export const WRITER_JS = `
+const [moduleDir, dir, id, jobs, maxBytes, pad, startAt] = process.argv.slice(2);
+const wait = Number(startAt || 0) - Date.now();
+if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+const { Journal } = require(moduleDir + '/journal.js');
+const j = new Journal({ dir, maxBytes: Number(maxBytes), keepRotated: 100000 });
+let ok = 0, failed = 0; const errors = [];
+for (let i = 0; i < Number(jobs); i++) {
+  const job_id = 'w' + id + '-' + i;
+  const rec = j.recorder();
+  const now = new Date().toISOString();
+  rec.started({ type: 'started', job_id, pid: process.pid, mode: 'run',
+    ...(Number(pad) > 0 && i % 3 === 0 ? { intent: 'x'.repeat(Number(pad)) } : {}),
+    identity: { pid: process.pid, start_time_ticks: '1' }, cgroup: null, start_time: now });
+  rec.finished({ job_id, pid: process.pid, mode: 'run', start_time: now, end_time: now, processing_seconds: 0,
+    exit_code: 0, signal: null, exit_source: 'waitid', platform_sla_compliant: true, platform_sla_reason: 'completed_successfully' });
+  if (rec.persisted.started && rec.persisted.result) ok++; else { failed++; if (errors.length < 3) errors.push(rec.lastError); }
+}
+process.stdout.write(JSON.stringify({ ok, failed, errors }));
+`;
+
+/**
+ * A child script for fault tests: `node ops.js <moduleDir> append <stateDir> <jobs> <tag>` prints
+ * `{ok, failed, errors, outcomes}`; `node ops.js <moduleDir> read <stateDir>` prints
+ * `{jobs: [job_id of each record], types, problems}`.
+ */
+export const OPS_JS = `
+const [moduleDir, cmd, dir, jobs, tag] = process.argv.slice(2);
+const { Journal } = require(moduleDir + '/journal.js');
+const { readJournal } = require(moduleDir + '/reader.js');
+if (cmd === 'read') {
+  const r = readJournal(dir);
+  process.stdout.write(JSON.stringify({ jobs: r.records.map((x) => x.type + ':' + x.job_id), problems: r.problems.map((p) => p.reason) }));
+} else {
+  const j = new Journal({ dir });
+  let ok = 0, failed = 0; const errors = [];
+  for (let i = 0; i < Number(jobs); i++) {
+    const job_id = tag + '-' + i;
+    const rec = j.recorder();
+    const now = new Date().toISOString();
+    rec.started({ type: 'started', job_id, pid: process.pid, mode: 'run', identity: { pid: process.pid, start_time_ticks: '1' }, cgroup: null, start_time: now });
+    rec.finished({ job_id, pid: process.pid, mode: 'run', start_time: now, end_time: now, processing_seconds: 0,
+      exit_code: 0, signal: null, exit_source: 'waitid', platform_sla_compliant: true, platform_sla_reason: 'completed_successfully' });
+    if (rec.persisted.started && rec.persisted.result) ok++; else { failed++; errors.push({ persisted: rec.persisted, error: rec.lastError }); }
+  }
+  process.stdout.write(JSON.stringify({ ok, failed, errors }));
+}
+`;
