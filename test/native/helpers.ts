@@ -148,10 +148,13 @@ export function runNode(
   timeoutMs = 10_000,
   /** 'ignore' when the script leaves children behind that would hold the pipes open. */
   stdio: 'pipe' | 'ignore' = 'pipe',
+  /** A command to run node under, e.g. strace with fault injection. */
+  wrap: string[] = [],
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean }> {
   const prelude = `const addon = require(${JSON.stringify(join(ROOT, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(ROOT)});\n`;
   return new Promise((resolve) => {
-    const cp = cpSpawn(process.execPath, ['-e', prelude + script], { stdio: ['ignore', stdio, stdio] });
+    const argv = [...wrap, process.execPath, '-e', prelude + script];
+    const cp = cpSpawn(argv[0], argv.slice(1), { stdio: ['ignore', stdio, stdio] });
     let stdout = '';
     let stderr = '';
     cp.stdout?.on('data', (d) => (stdout += d));

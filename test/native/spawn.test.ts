@@ -164,6 +164,37 @@ describe.skipIf(nativeDisabled)('spawn', () => {
     }
   });
 
+  // strace's fault injection makes every clone3 fail with ENOSYS, as on a pre-5.3 kernel or
+  // under a seccomp profile that hides clone3 (glibc's pthread_create falls back to clone).
+  it.skipIf(!existsSync('/usr/bin/strace'))('falls back to fork + pidfd_open when clone3 is ENOSYS, but never drops a cgroup', async () => {
+    const res = await runNode(
+      `const caps = addon.capabilities();
+      const r = addon.spawn({ candidates: ['/bin/sh'], argv: ['sh', '-c', 'exit 9'], envp: [], cwd: null, cgroupFd: -1, cgroupProcsPaths: ['/nonexistent'] });
+      let cgErr;
+      try { addon.spawn({ candidates: ['/bin/true'], argv: ['true'], envp: [], cwd: null, cgroupFd: 0, cgroupProcsPaths: [] }); } catch (e) { cgErr = { errno: e.errno, syscall: e.syscall }; }
+      let execErr;
+      try { addon.spawn({ candidates: ['/nonexistent/x'], argv: ['x'], envp: [], cwd: null, cgroupFd: -1, cgroupProcsPaths: [] }); } catch (e) { execErr = { errno: e.errno, syscall: e.syscall, path: e.path }; }
+      addon.watcherStart(() => {
+        const status = addon.waitidPidfd(r.pidfd);
+        addon.closeFd(r.pidfd);
+        console.log(JSON.stringify({ clone3: caps.clone3, via: r.via, placementErrors: r.placementErrors, status, cgErr, execErr }));
+      });
+      addon.watch(r.pidfd, 1);`,
+      15_000,
+      'pipe',
+      ['/usr/bin/strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=clone3', '-e', 'inject=clone3:error=ENOSYS'],
+    );
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toEqual({
+      clone3: false,
+      via: 'fork',
+      placementErrors: [{ index: 0, errno: 2 }],
+      status: { siCode: 1, siStatus: 9 },
+      cgErr: { errno: 38, syscall: 'clone3' },
+      execErr: { errno: 2, syscall: 'execve', path: '/nonexistent/x' },
+    });
+  });
+
   it('spawn takes about a millisecond', () => {
     const b = native();
     const n = 50;
