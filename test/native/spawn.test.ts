@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { SystemError, toSystemError } from '../../src/native/errors';
-import { EPOLLIN, SH, baseReq, native, nativeDisabled, ourChildren, procStat, procStatus, runNode, sleepMs, waitForState, watchFd } from './helpers';
+import { EPOLLIN, SH, baseReq, blockMs, fdCount, native, nativeDisabled, ourChildren, procStat, procStatus, runNode, sleepMs, waitForState, watchFd } from './helpers';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ffrtmp-native-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -193,6 +193,29 @@ describe.skipIf(nativeDisabled)('spawn', () => {
       cgErr: { errno: 38, syscall: 'clone3' },
       execErr: { errno: 2, syscall: 'execve', path: '/nonexistent/x' },
     });
+  });
+
+  it('leaks no fds and leaves no children over many successful and failing spawns', () => {
+    const b = native();
+    const before = fdCount();
+    const children = ourChildren();
+    for (let i = 0; i < 100; i++) {
+      try {
+        b.spawn({ ...baseReq, candidates: ['/nonexistent/x'], argv: ['x'] });
+      } catch {
+        /* expected */
+      }
+      try {
+        b.spawn({ ...baseReq, cwd: '/nonexistent', candidates: ['/bin/true'], argv: ['true'] });
+      } catch {
+        /* expected */
+      }
+      const r = b.spawn({ ...baseReq, candidates: ['/bin/true'], argv: ['true'], cgroupProcsPaths: ['/nonexistent'] });
+      while (b.waitidPidfd(r.pidfd) === null) blockMs(1);
+      b.closeFd(r.pidfd);
+    }
+    expect(fdCount()).toBe(before);
+    expect(ourChildren()).toEqual(children);
   });
 
   it('spawn takes about a millisecond', () => {
