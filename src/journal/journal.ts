@@ -227,20 +227,21 @@ export class Journal {
     }
   }
 
-  /** A recorder for one job (one `run`/`attach`). */
+  /** A recorder for the jobs of one `run`/`attach` call. */
   recorder(opts: JournalRecorderOptions = {}): JournalRecorder {
     return new JournalRecorder(this, opts);
   }
 }
 
 export interface JournalRecorderOptions {
-  /** The identity written as `wrapper` in the started record. Default: this process. */
+  /** The identity written as `wrapper` in started records. Default: this process. */
   wrapper?: ProcessIdentity;
   /**
-   * Adoption: the orphaned job's `started` record. The recorder then writes no `started` record
-   * of its own (the job has one), uses the orphan's `run_id`, and marks the result `adopted_by`.
+   * Adoption: orphaned jobs' `started` records. For a job listed here the recorder writes no
+   * `started` record of its own (the job has one), uses the orphan's `run_id`, and marks the
+   * result `adopted_by`.
    */
-  adopting?: StartedJournalRecord;
+  adopting?: readonly StartedJournalRecord[];
   /** The adopter's identity for `adopted_by`. Default: this process. */
   adopter?: ProcessIdentity;
 }
@@ -249,36 +250,83 @@ function newRunId(): string {
   return randomBytes(8).toString('hex');
 }
 
+/** What reached the disk for one job. */
+export interface JobPersistence {
+  started: boolean;
+  result: boolean;
+  /** The failure for this job, if any (the last one). */
+  error: JournalError | null;
+}
+
 /**
- * The journal's JobRecorder for one job. Never throws into the core; failures are kept in
- * `lastError`, and `persisted` says what actually reached the disk.
+ * The journal's JobRecorder. One recorder may serve several jobs (one `attach` call adopts many
+ * PIDs); jobs are told apart by `job_id`, which the core keeps distinct within a call. Per job:
+ * at most one `started` line, at most one `result` line. Never throws into the core; failures are
+ * kept in `lastError` and per job in `persistence(jobId)`.
  */
 export class JournalRecorder implements JobRecorder {
-  readonly runId: string;
   lastError: JournalError | null = null;
-  readonly persisted = { started: false, result: false };
-  private startedCalled = false;
-  private finishedCalled = false;
+  private readonly runIds = new Map<string, string>();
+  private readonly jobs = new Map<string, JobPersistence>();
+  private readonly adopting = new Map<string, StartedJournalRecord>();
+  private readonly finishedJobs = new Set<string>();
 
   constructor(
     private readonly journal: Journal,
     private readonly opts: JournalRecorderOptions = {},
   ) {
-    this.runId = opts.adopting?.run_id ?? newRunId();
+    for (const o of opts.adopting ?? []) {
+      this.adopting.set(o.job_id, o);
+      this.runIds.set(o.job_id, o.run_id);
+    }
+  }
+
+  /** The run_id used for `jobId` (assigned at its first started/finished call), or undefined. */
+  runId(jobId: string): string | undefined {
+    return this.runIds.get(jobId);
+  }
+
+  /** What reached the disk for `jobId`. */
+  persistence(jobId: string): JobPersistence {
+    return { ...(this.jobs.get(jobId) ?? { started: false, result: false, error: null }) };
+  }
+
+  private job(jobId: string): JobPersistence {
+    let j = this.jobs.get(jobId);
+    if (!j) {
+      j = { started: this.adopting.has(jobId), result: false, error: null };
+      this.jobs.set(jobId, j);
+    }
+    return j;
+  }
+
+  private runIdFor(jobId: string): string {
+    let id = this.runIds.get(jobId);
+    if (id === undefined) {
+      id = newRunId();
+      this.runIds.set(jobId, id);
+    }
+    return id;
+  }
+
+  private failed(job: JobPersistence | null, error: JournalError): void {
+    this.lastError = error;
+    if (job) job.error = error;
   }
 
   started(rec: StartedRecord): void {
+    let job: JobPersistence | null = null;
     try {
-      if (this.startedCalled) {
-        this.lastError = { op: 'started', path: this.journal.file, message: 'started() called twice; second call ignored' };
+      job = this.job(rec.job_id);
+      if (this.adopting.has(rec.job_id)) return; // the orphan already has its started record
+      if (this.runIds.has(rec.job_id)) {
+        this.failed(job, { op: 'started', path: this.journal.file, message: `started() called twice for job ${rec.job_id}; ignored` });
         return;
       }
-      this.startedCalled = true;
-      if (this.opts.adopting) return; // the orphan already has its started record
       const line: StartedJournalRecord = {
         type: 'started',
         v: JOURNAL_RECORD_VERSION,
-        run_id: this.runId,
+        run_id: this.runIdFor(rec.job_id),
         job_id: rec.job_id,
         pid: rec.pid,
         mode: rec.mode,
@@ -289,32 +337,34 @@ export class JournalRecorder implements JobRecorder {
         wrapper: this.opts.wrapper ?? ownIdentity(),
       };
       const out = this.journal.append(line);
-      if (out.ok) this.persisted.started = true;
-      else this.lastError = out.error;
+      if (out.ok) job.started = true;
+      else this.failed(job, out.error);
     } catch (err) {
-      this.lastError = toJournalError('started', this.journal.file, err);
+      this.failed(job, toJournalError('started', this.journal.file, err));
     }
   }
 
   finished(result: Result): void {
+    let job: JobPersistence | null = null;
     try {
-      if (this.finishedCalled) {
-        this.lastError = { op: 'finished', path: this.journal.file, message: 'finished() called twice; second Result not written' };
+      job = this.job(result.job_id);
+      if (this.finishedJobs.has(result.job_id)) {
+        this.failed(job, { op: 'finished', path: this.journal.file, message: `finished() called twice for job ${result.job_id}; second Result not written` });
         return;
       }
-      this.finishedCalled = true;
+      this.finishedJobs.add(result.job_id);
       const line: ResultJournalRecord = {
         type: 'result',
         v: JOURNAL_RECORD_VERSION,
-        run_id: this.runId,
-        ...(this.opts.adopting ? { adopted_by: this.opts.adopter ?? ownIdentity() } : {}),
+        run_id: this.runIdFor(result.job_id),
+        ...(this.adopting.has(result.job_id) ? { adopted_by: this.opts.adopter ?? ownIdentity() } : {}),
         ...result,
       };
       const out = this.journal.append(line);
-      if (out.ok) this.persisted.result = true;
-      else this.lastError = out.error;
+      if (out.ok) job.result = true;
+      else this.failed(job, out.error);
     } catch (err) {
-      this.lastError = toJournalError('finished', this.journal.file, err);
+      this.failed(job, toJournalError('finished', this.journal.file, err));
     }
   }
 }

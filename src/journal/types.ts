@@ -76,13 +76,15 @@ export type JournalRecord = StartedJournalRecord | ResultJournalRecord;
  * How the core reports a job to the journal (or to anything else: tests use in-memory ones).
  *
  * Contract:
- * - `started(rec)` is called at most once, when a process exists, before the core waits for it.
- *   It is not called when the workload could not be started.
- * - `finished(result)` is called exactly once per job, with the frozen Result, including spawn
- *   failures.
+ * - One recorder may serve several jobs (one `attach` call adopts many PIDs); jobs are told apart
+ *   by `job_id`, which the core keeps distinct within one call.
+ * - Per job: `started(rec)` at most once, when a process exists, before the core waits for it.
+ *   Not called when the workload could not be started (or the observer could not be installed).
+ * - Per job: `finished(result)` exactly once, with the frozen Result, including spawn failures.
  * - Neither ever throws into the core and neither ever changes the workload or the wrapper's
- *   exit status. Failures are kept on the recorder (`lastError`) for the caller to report
- *   (e.g. "Result was not persisted" on stderr).
+ *   exit status. Failures are kept on the recorder (`lastError`, and per job
+ *   `persistence(jobId)` on the journal's recorder) for the caller to report (e.g. "Result was
+ *   not persisted" on stderr).
  */
 export interface JobRecorder {
   started(rec: StartedRecord): void;

@@ -80,7 +80,7 @@ describe('Journal append + read', () => {
     rec.started(started('job-1'));
     rec.finished(result('job-1'));
     expect(rec.lastError).toBeNull();
-    expect(rec.persisted).toEqual({ started: true, result: true });
+    expect(rec.persistence('job-1')).toEqual({ started: true, result: true, error: null });
     const text = fs.readFileSync(j.file, 'utf8');
     const lines = text.split('\n');
     expect(lines).toHaveLength(3);
@@ -106,6 +106,31 @@ describe('Journal append + read', () => {
     const rec2 = j.recorder();
     expect(() => rec2.started(null as unknown as StartedRecord)).not.toThrow();
     expect(rec2.lastError).not.toBeNull();
+  });
+
+  it('one recorder serves several jobs (attach --pid a --pid b), each with its own run_id; adoption reuses the orphan run_id', () => {
+    const j = new Journal({ dir });
+    const rec = j.recorder();
+    rec.started(started('p1'));
+    rec.started(started('p2'));
+    rec.finished(result('p2'));
+    rec.finished(result('p1'));
+    expect(rec.lastError).toBeNull();
+    expect(rec.runId('p1')).not.toBe(rec.runId('p2'));
+    let { records } = readJournal(dir);
+    expect(records.map((r) => `${r.type}:${r.job_id}:${r.run_id}`)).toEqual([
+      `started:p1:${rec.runId('p1')}`, `started:p2:${rec.runId('p2')}`, `result:p2:${rec.runId('p2')}`, `result:p1:${rec.runId('p1')}`,
+    ]);
+    const orphanRec = j.recorder({ wrapper: { pid: 1, start_time_ticks: '1' } });
+    orphanRec.started(started('orphan'));
+    const orphan = readJournal(dir).records.find((r) => r.job_id === 'orphan' && r.type === 'started');
+    const adopter = j.recorder({ adopting: [orphan as never], adopter: { pid: 77, start_time_ticks: '7' } });
+    adopter.started(started('orphan'));
+    adopter.finished(result('orphan'));
+    records = readJournal(dir).records.filter((r) => r.job_id === 'orphan');
+    expect(records.map((r) => r.type)).toEqual(['started', 'result']);
+    expect(records[1]).toMatchObject({ run_id: orphanRec.runId('orphan'), adopted_by: { pid: 77, start_time_ticks: '7' } });
+    expect(adopter.persistence('orphan')).toEqual({ started: true, result: true, error: null });
   });
 
   it('a missing state dir is an empty journal; a spawn failure is a result without started', () => {

@@ -45,7 +45,8 @@ for (let i = 0; i < Number(jobs); i++) {
     identity: { pid: process.pid, start_time_ticks: '1' }, cgroup: null, start_time: now });
   rec.finished({ job_id, pid: process.pid, mode: 'run', start_time: now, end_time: now, processing_seconds: 0,
     exit_code: 0, signal: null, exit_source: 'waitid', platform_sla_compliant: true, platform_sla_reason: 'completed_successfully' });
-  if (rec.persisted.started && rec.persisted.result) ok++; else { failed++; if (errors.length < 3) errors.push(rec.lastError); }
+  const p = rec.persistence(job_id);
+  if (p.started && p.result) ok++; else { failed++; if (errors.length < 3) errors.push(p.error); }
 }
 process.stdout.write(JSON.stringify({ ok, failed, errors }));
 `;
@@ -72,7 +73,8 @@ if (cmd === 'read') {
     rec.started({ type: 'started', job_id, pid: process.pid, mode: 'run', identity: { pid: process.pid, start_time_ticks: '1' }, cgroup: null, start_time: now });
     rec.finished({ job_id, pid: process.pid, mode: 'run', start_time: now, end_time: now, processing_seconds: 0,
       exit_code: 0, signal: null, exit_source: 'waitid', platform_sla_compliant: true, platform_sla_reason: 'completed_successfully' });
-    if (rec.persisted.started && rec.persisted.result) ok++; else { failed++; errors.push({ persisted: rec.persisted, error: rec.lastError }); }
+    const p = rec.persistence(job_id);
+    if (p.started && p.result) ok++; else { failed++; errors.push({ persisted: { started: p.started, result: p.result }, error: p.error }); }
   }
   process.stdout.write(JSON.stringify({ ok, failed, errors }));
 }
