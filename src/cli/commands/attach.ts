@@ -20,7 +20,7 @@ interface AttachOptions {
 export function attachCommand(): Command {
   return new Command('attach')
     .description('adopt running processes, watch each until it exits, record one Result per process')
-    .requiredOption('--pid <pid>', 'process to adopt (repeat for many)', parsePid, [])
+    .requiredOption('--pid <pid>', 'process to adopt (repeat for many)', parsePid)
     .option('--job-id <id>', 'job id, one per --pid in the same order (generated when absent)', collect)
     .option('--intent <intent>', 'label for the jobs, e.g. production or test')
     .option('--json', 'print each Result as one JSON line on stdout')
