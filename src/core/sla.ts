@@ -26,6 +26,13 @@ export const SLA_REASONS = {
   observer_unavailable: false,
   /** run: our own child's exit status could not be collected (waitid failed unexpectedly). */
   exit_status_lost: false,
+  /**
+   * recover/serve (adoption): the wrapper that owned the job died, and when the job was adopted
+   * its process was already gone (or its PID now belongs to another process, or its identity was
+   * never recorded): nobody observed how it ended. Exit is `unknown`; end_time is when the
+   * absence was detected. See docs/visibility.md §5.
+   */
+  exit_unobserved: false,
 } as const satisfies Record<string, boolean>;
 
 export type SlaReason = keyof typeof SLA_REASONS;
