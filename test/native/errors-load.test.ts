@@ -1,3 +1,7 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { SystemError, isNativeErrnoError, isSystemErrorLike, toSystemError } from '../../src/native/errors';
@@ -58,11 +62,41 @@ describe('SystemError', () => {
 });
 
 describe('loadNative', () => {
-  const saved = process.env.FFRTMP_FORCE_NO_NATIVE;
+  const saved = { force: process.env.FFRTMP_FORCE_NO_NATIVE, prebuild: process.env.FFRTMP_PREBUILD };
   afterEach(() => {
-    if (saved === undefined) delete process.env.FFRTMP_FORCE_NO_NATIVE;
-    else process.env.FFRTMP_FORCE_NO_NATIVE = saved;
+    if (saved.force === undefined) delete process.env.FFRTMP_FORCE_NO_NATIVE;
+    else process.env.FFRTMP_FORCE_NO_NATIVE = saved.force;
+    if (saved.prebuild === undefined) delete process.env.FFRTMP_PREBUILD;
+    else process.env.FFRTMP_PREBUILD = saved.prebuild;
     vi.resetModules();
+  });
+
+  async function freshLoad() {
+    delete process.env.FFRTMP_FORCE_NO_NATIVE;
+    vi.resetModules();
+    return (await import('../../src/native/load')).loadNative();
+  }
+
+  // node-gyp-build's <PKG>_PREBUILD variable redirects where it looks for the build.
+  it("reports node-gyp-build's 'No native build was found' as unavailable", async () => {
+    process.env.FFRTMP_PREBUILD = join(tmpdir(), 'ffrtmp-no-such-dir');
+    const r = await freshLoad();
+    expect(r.available).toBe(false);
+    if (!r.available) expect(r.reason).toMatch(/^No native build was found for platform=linux .*\n\s+loaded from: /);
+  });
+
+  it('reports a dlopen failure as unavailable, with the loader message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffrtmp-bad-build-'));
+    try {
+      mkdirSync(join(dir, 'build', 'Release'), { recursive: true });
+      writeFileSync(join(dir, 'build', 'Release', 'ffrtmp.node'), 'not an ELF file');
+      process.env.FFRTMP_PREBUILD = dir;
+      const r = await freshLoad();
+      expect(r.available).toBe(false);
+      if (!r.available) expect(r.reason).toMatch(/ffrtmp\.node/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('FFRTMP_FORCE_NO_NATIVE=1 reports unavailable without loading', async () => {

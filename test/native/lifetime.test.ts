@@ -126,7 +126,8 @@ describe.skipIf(nativeDisabled)('the process exits by itself', () => {
         const addon = require(\${JSON.stringify(require.resolve('node-gyp-build', { paths: [process.cwd()] }))})(\${JSON.stringify(process.cwd())});
         addon.watcherStart(() => {});
         const spawnOne = (s) => addon.spawn({ candidates: ['/bin/sh'], argv: ['sh', '-c', s], envp: [], cwd: null, cgroupFd: -1, cgroupProcsPaths: [] });
-        const long = spawnOne('sleep 5');
+        // sleep itself, not sh -c: a grandchild would keep our stdout pipe open after the kill
+        const long = addon.spawn({ candidates: ['/bin/sleep'], argv: ['sleep', '5'], envp: [], cwd: null, cgroupFd: -1, cgroupProcsPaths: [] });
         addon.watch(long.pidfd, 0);
         for (let i = 1; i <= 20; i++) addon.watch(spawnOne('exit 0').pidfd, i);
         parentPort.postMessage(long.pid);\`;
