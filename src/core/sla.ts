@@ -26,6 +26,22 @@ export const SLA_REASONS = {
   observer_unavailable: false,
   /** run: our own child's exit status could not be collected (waitid failed unexpectedly). */
   exit_status_lost: false,
+
+  // ---- violations: cgroup governance (src/cgroup, docs/cgroups.md) ------------------------
+  // Only when limits were requested: no limits and no cgroup possible is not a violation.
+  // The Result's `cgroup` field names the file and the errno; the workload still runs.
+  /** run/attach: limits were requested but no cgroup hierarchy is usable here (none mounted, hidden, or --cgroup-root not on a cgroup filesystem). */
+  cgroup_unavailable: false,
+  /** run/attach: creating the job cgroup or writing into it was refused (EACCES, EPERM, EROFS). */
+  cgroup_permission_denied: false,
+  /** run/attach: the cgroup root lies inside a systemd unit that is not delegated to us (Delegate=yes): we do not write into systemd's cgroups. */
+  cgroup_not_delegated: false,
+  /** run/attach: the workload could not be placed in (or was not found in) its job cgroup: cgroup.procs write failed, verification mismatch, or the job cgroup is held by another live job with the same id. */
+  cgroup_placement_failed: false,
+  /** attach: the memory limit is at or below the process's current usage (VmRSS), so it was refused rather than OOM-kill the workload at once. */
+  memory_limit_below_usage: false,
+  /** run/attach: a requested limit could not be written, or the kernel reports another value on read-back (the Result names the file). */
+  limit_not_applied: false,
   /**
    * recover/serve (adoption): the wrapper that owned the job died, and when the job was adopted
    * its process was already gone (or its PID now belongs to another process, or its identity was
