@@ -79,3 +79,21 @@ if (cmd === 'read') {
   process.stdout.write(JSON.stringify({ ok, failed, errors }));
 }
 `;
+
+/**
+ * A fake wrapper for crash tests: `node fake-wrapper.js <moduleDir> <stateDir> <jobId> <shell cmd>`
+ * starts the workload (`sh -c <cmd>`, its own session), appends the `started` record exactly as a
+ * wrapper does (its own identity as `wrapper`), prints `{"pid":N}` and waits to be killed.
+ */
+export const FAKE_WRAPPER_JS = `
+const [moduleDir, dir, jobId, cmd] = process.argv.slice(2);
+const { spawn } = require('node:child_process');
+const { Journal } = require(moduleDir + '/journal.js');
+const { identityOf } = require(moduleDir + '/identity.js');
+const child = spawn('sh', ['-c', cmd], { stdio: 'ignore', detached: true });
+const rec = new Journal({ dir }).recorder();
+rec.started({ type: 'started', job_id: jobId, pid: child.pid, mode: 'run', intent: 'test',
+  identity: identityOf(child.pid), cgroup: null, start_time: new Date().toISOString() });
+process.stdout.write(JSON.stringify({ pid: child.pid, persisted: rec.persistence(jobId) }) + '\\n');
+setInterval(() => {}, 1000);
+`;

@@ -1,0 +1,231 @@
+/**
+ * Adoption after a wrapper crash (`ffrtmp recover`, and `ffrtmp serve` at start).
+ *
+ * An orphan is a `started` record with no `result` whose owning wrapper process (pid + start
+ * time, recorded in the started line) no longer exists. For each orphan:
+ *
+ * 1. Claim it (claims.ts). If a live process holds the claim, skip it: someone else is adopting.
+ * 2. Re-read the journal. If a Result for its run_id now exists, release the claim and skip it.
+ * 3. If its process still exists with the recorded start time, re-attach through the core's
+ *    `attach()` and observe it to completion. The real exit status comes through PIDFD_INFO_EXIT
+ *    where the kernel has it. The observer reads the identity again while it holds the pidfd, and
+ *    if that does not match (the PID was reused in between), the job is treated as gone.
+ * 4. If it is gone, or its PID now belongs to another process, or its identity was never
+ *    recorded, write its Result once: exit unknown, reason `exit_unobserved` (a violation),
+ *    end_time = when the absence was detected.
+ *
+ * The Result of an adopted job keeps the job's own facts from its started record (job_id, pid,
+ * mode, intent, start_time), so `processing_seconds` covers the whole job. The end, the exit
+ * status and the reason come from the observation (`observed_to_completion`, or
+ * `observer_unavailable` when no watcher could be installed). It is written with the orphan's
+ * run_id and `adopted_by`.
+ *
+ * Detaching (`signal` aborted: SIGTERM to recover or serve) stops observing and writes nothing.
+ * The job stays an orphan and the next recover adopts it again. A workload is never signalled.
+ * Never two Results for one run_id: the claim plus the re-read guarantee it.
+ */
+import { attach } from '../core/attach';
+import { freezeResult } from '../core/build-result';
+import { UNKNOWN_EXIT, type Result } from '../core/result';
+import { isSameProcessAlive, ownIdentity, readStartTimeTicks } from '../journal/identity';
+import { Journal } from '../journal/journal';
+import { classifyUnfinished, findResultByRunId } from '../journal/query';
+import { readJournal, type JournalProblem } from '../journal/reader';
+import type { JobRecorder, JournalError, StartedJournalRecord, StartedRecord } from '../journal/types';
+import type { ExitObserver } from '../observer/types';
+import { claimOrphan, releaseClaims } from './claims';
+
+export type AdoptionOutcome =
+  /** Re-attached and observed to completion: `result` is in the journal. */
+  | { readonly kind: 'observed'; readonly orphan: StartedJournalRecord; readonly result: Result }
+  /** The process was gone (or its PID reused, or its identity unknown): `exit_unobserved` Result written. */
+  | {
+      readonly kind: 'unobserved';
+      readonly orphan: StartedJournalRecord;
+      readonly result: Result;
+      readonly why: 'gone' | 'pid_reused' | 'identity_unknown';
+    }
+  /** Nothing written. */
+  | {
+      readonly kind: 'skipped';
+      readonly orphan: StartedJournalRecord;
+      readonly why: 'claimed_by_other' | 'already_recorded' | 'detached' | 'claim_failed';
+      readonly detail?: string;
+    }
+  /** The Result could not be appended (read-only / full journal). */
+  | { readonly kind: 'not_persisted'; readonly orphan: StartedJournalRecord; readonly result: Result; readonly error: JournalError };
+
+export interface RecoverOptions {
+  stateDir: string;
+  /** Default: the core's selectObserver(). */
+  observer?: ExitObserver;
+  /** Aborting detaches from every adopted process: nothing is written for them. */
+  signal?: AbortSignal;
+  /** Called when an orphan's process is re-attached and being observed. */
+  onAdopted?: (orphan: StartedJournalRecord) => void;
+  /** Called as each orphan is settled (in completion order). */
+  onOutcome?: (outcome: AdoptionOutcome) => void;
+}
+
+export interface RecoverReport {
+  /** Unfinished jobs whose wrapper is alive: not orphans, left alone. */
+  readonly inFlight: StartedJournalRecord[];
+  readonly outcomes: AdoptionOutcome[];
+  /** Journal problems seen while reading (torn lines etc.). */
+  readonly problems: JournalProblem[];
+}
+
+/** Finds orphans without adopting anything (`ffrtmp recover --dry-run`, `ffrtmp jobs`). */
+export function scanOrphans(stateDir: string): { inFlight: StartedJournalRecord[]; orphans: StartedJournalRecord[]; problems: JournalProblem[] } {
+  const { records, problems } = readJournal(stateDir);
+  const { inFlight, orphans } = classifyUnfinished(records, (r) => isSameProcessAlive(r.wrapper));
+  return { inFlight, orphans, problems };
+}
+
+/** Collects the core's Result instead of writing it, and checks the identity the observer read. */
+class AdoptionProbe implements JobRecorder {
+  identityMismatch = false;
+  result: Result | null = null;
+  constructor(
+    private readonly expected: string,
+    private readonly abort: AbortController,
+  ) {}
+  started(rec: StartedRecord): void {
+    if (rec.identity.start_time_ticks !== this.expected) {
+      this.identityMismatch = true;
+      this.abort.abort();
+    }
+  }
+  finished(result: Result): void {
+    this.result ??= result;
+  }
+}
+
+/** run_ids this process is adopting right now (claims identify processes, not calls). */
+const adoptingHere = new Set<string>();
+
+async function adoptOne(orphan: StartedJournalRecord, journal: Journal, opts: RecoverOptions): Promise<AdoptionOutcome> {
+  if (adoptingHere.has(orphan.run_id)) {
+    return { kind: 'skipped', orphan, why: 'claimed_by_other', detail: 'already being adopted by this process' };
+  }
+  adoptingHere.add(orphan.run_id);
+  try {
+    return await adoptClaimed(orphan, journal, opts);
+  } finally {
+    adoptingHere.delete(orphan.run_id);
+  }
+}
+
+async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts: RecoverOptions): Promise<AdoptionOutcome> {
+  const stateDir = journal.dir;
+  let claim;
+  try {
+    claim = claimOrphan(stateDir, orphan.run_id, orphan.job_id);
+  } catch (err) {
+    return { kind: 'skipped', orphan, why: 'claim_failed', detail: (err as Error).message };
+  }
+  if (!claim.claimed) return { kind: 'skipped', orphan, why: 'claimed_by_other', detail: claim.reason };
+
+  // A previous owner writes its Result before it dies: re-reading after the claim sees it.
+  if (findResultByRunId(readJournal(stateDir).records, orphan.run_id) !== null) {
+    releaseClaims(stateDir, orphan.run_id);
+    return { kind: 'skipped', orphan, why: 'already_recorded' };
+  }
+
+  const startedAtMs = Date.parse(orphan.start_time);
+  const observed = (r: Result): AdoptionOutcome => {
+    const endedAtMs = Date.parse(r.end_time);
+    const result = freezeResult({
+      job_id: orphan.job_id,
+      pid: orphan.pid,
+      mode: orphan.mode,
+      ...(orphan.intent !== undefined ? { intent: orphan.intent } : {}),
+      startedAtMs: Number.isFinite(startedAtMs) ? startedAtMs : endedAtMs,
+      endedAtMs,
+      exit: { exit_code: r.exit_code, signal: r.signal, exit_source: r.exit_source },
+      reason: r.platform_sla_reason,
+    });
+    return persist(result, { kind: 'observed', orphan, result });
+  };
+  const unobserved = (why: 'gone' | 'pid_reused' | 'identity_unknown'): AdoptionOutcome => {
+    const now = Date.now();
+    const result = freezeResult({
+      job_id: orphan.job_id,
+      pid: orphan.pid,
+      mode: orphan.mode,
+      ...(orphan.intent !== undefined ? { intent: orphan.intent } : {}),
+      startedAtMs: Number.isFinite(startedAtMs) ? startedAtMs : now,
+      endedAtMs: now,
+      exit: UNKNOWN_EXIT,
+      reason: 'exit_unobserved',
+    });
+    return persist(result, { kind: 'unobserved', orphan, result, why });
+  };
+  const persist = (result: Result, ok: AdoptionOutcome): AdoptionOutcome => {
+    const rec = journal.recorder({ adopting: [orphan], adopter: ownIdentity() });
+    rec.finished(result);
+    const p = rec.persistence(orphan.job_id);
+    if (!p.result) return { kind: 'not_persisted', orphan, result, error: p.error ?? { op: 'write', path: journal.file, message: 'unknown failure' } };
+    releaseClaims(stateDir, orphan.run_id);
+    return ok;
+  };
+
+  const expected = orphan.identity.start_time_ticks;
+  if (expected === null) return unobserved('identity_unknown');
+  const now = readStartTimeTicks(orphan.identity.pid);
+  if (now === null) return unobserved('gone');
+  if (now !== expected) return unobserved('pid_reused');
+  if (opts.signal?.aborted) return { kind: 'skipped', orphan, why: 'detached' };
+
+  const abort = new AbortController();
+  const onOuterAbort = (): void => abort.abort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const probe = new AdoptionProbe(expected, abort);
+  opts.onAdopted?.(orphan);
+  try {
+    await attach({
+      pids: [orphan.identity.pid],
+      jobIds: [orphan.job_id],
+      signal: abort.signal,
+      recorder: probe,
+      ...(opts.observer ? { observer: opts.observer } : {}),
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_NO_SUCH_PROCESS') return unobserved('gone');
+    return { kind: 'skipped', orphan, why: 'claim_failed', detail: `attach failed: ${(err as Error).message}` };
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  if (probe.identityMismatch) return unobserved('pid_reused');
+  const r = probe.result;
+  if (r === null) return { kind: 'skipped', orphan, why: 'claim_failed', detail: 'attach returned no Result' };
+  if (r.platform_sla_reason === 'detached_workload_continues') {
+    // Our own detach: the job is still running and still an orphan; the next recover adopts it.
+    return { kind: 'skipped', orphan, why: 'detached' };
+  }
+  return observed(r);
+}
+
+/**
+ * Adopts every orphan in the journal of `stateDir` (see the header). Resolves when every adopted
+ * process has ended (or `signal` detached). Never throws for a single job's trouble: each orphan
+ * gets an outcome.
+ */
+export async function recover(opts: RecoverOptions): Promise<RecoverReport> {
+  const journal = new Journal({ dir: opts.stateDir });
+  const { inFlight, orphans, problems } = scanOrphans(journal.dir);
+  const outcomes = await Promise.all(
+    orphans.map(async (orphan) => {
+      let outcome: AdoptionOutcome;
+      try {
+        outcome = await adoptOne(orphan, journal, opts);
+      } catch (err) {
+        outcome = { kind: 'skipped', orphan, why: 'claim_failed', detail: (err as Error).message };
+      }
+      opts.onOutcome?.(outcome);
+      return outcome;
+    }),
+  );
+  return { inFlight, outcomes, problems };
+}
+
