@@ -47,6 +47,9 @@ export interface NativeSpawnRequest {
    * Candidate executable paths, tried in order with execve(2) (the PATH search is done in
    * TS so the child runs no allocation; the child follows execvp's rules: ENOENT/ENOTDIR
    * move on, EACCES is remembered and reported if nothing else succeeds, anything else stops).
+   * Non-empty. The error's `path` is the candidate that decided it: the first EACCES one, the
+   * one that stopped the search, or the last one when all were ENOENT. No `/bin/sh` retry on
+   * ENOEXEC.
    */
   candidates: string[];
   /** argv, argv[0] included. */
@@ -77,6 +80,10 @@ export interface NativePlacementError {
   errno: number;
 }
 
+/**
+ * `spawn` returns once the child has successfully called execve (the CLOEXEC report pipe
+ * closed), so a result always means "the workload is running the new program".
+ */
 export interface NativeSpawnResult {
   pid: number;
   /** A pidfd that exists from the child's birth (CLONE_PIDFD, or fork + pidfd_open, see docs/native.md). CLOEXEC. */
@@ -89,7 +96,12 @@ export interface NativeSpawnResult {
   placementErrors: NativePlacementError[];
 }
 
-/** Called on the JS thread for each epoll event of a watched pidfd. */
+/**
+ * Called on the JS thread for each epoll event of a watched pidfd (edge-triggered: one call per
+ * change, so typically `0x1` at exit, then `0x11` once the process is reaped). Events of one
+ * `epoll_wait` share `detectedAtMs`. It should not throw: a throw is reported like a throwing
+ * timer callback ('uncaughtException'), and the remaining events are still delivered.
+ */
 export type NativeExitEventCallback = (
   /** The token given to `watch`. */
   token: number,
@@ -110,7 +122,9 @@ export interface NativeCapabilities {
   pidfdGetInfo: boolean;
   /**
    * PIDFD_INFO_EXIT is supported: the kernel returned PIDFD_INFO_EXIT in the result mask for a
-   * reaped probe, or (cheaper) reports it through the supported-mask. See native/capabilities.cc.
+   * probe child that exited and was reaped through its pidfd (6.13/6.14 accept the request bit
+   * and silently omit it, so only a reaped process tells). Probed once per addon instance; see
+   * docs/native.md.
    */
   pidfdInfoExit: boolean;
 }
@@ -118,7 +132,7 @@ export interface NativeCapabilities {
 export interface NativeBinding {
   /** pidfd_open(pid, 0). Returns a CLOEXEC fd owned by the caller. */
   pidfdOpen(pid: number): number;
-  /** close(2). Idempotence is the caller's job. */
+  /** close(2). Idempotence is the caller's job. A watched fd is unwatched first. */
   closeFd(fd: number): void;
   /**
    * waitid(P_PIDFD, fd, WEXITED | WNOHANG). Reaps our own child. Returns `null` when the child
@@ -139,9 +153,15 @@ export interface NativeBinding {
    * the event loop alive only while at least one fd is watched.
    */
   watcherStart(onEvent: NativeExitEventCallback): void;
-  /** epoll_ctl(ADD, fd, EPOLLIN | EPOLLET). The token comes back in every event for this fd. */
+  /**
+   * epoll_ctl(ADD, fd, EPOLLIN | EPOLLET). The token (an integer in [0, 2^32)) comes back in
+   * every event for this fd. Throws EEXIST (syscall `epoll_ctl`) if the fd is already watched.
+   */
   watch(fd: number, token: number): void;
-  /** epoll_ctl(DEL, fd). Unknown fds are ignored (already removed). */
+  /**
+   * epoll_ctl(DEL, fd). Unknown fds are ignored (already removed). Once it returns, no event for
+   * this registration reaches the callback, even one the watcher thread had already queued.
+   */
   unwatch(fd: number): void;
   /** Number of fds currently watched (for tests and doctor). */
   watchCount(): number;
