@@ -1,7 +1,10 @@
 import { Command } from 'commander';
 import { attachCommand } from './commands/attach';
 import { doctorCommand } from './commands/doctor';
+import { jobsCommand } from './commands/jobs';
+import { recoverCommand } from './commands/recover';
 import { runCommand } from './commands/run';
+import { serveCommand } from './commands/serve';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
@@ -15,5 +18,8 @@ export function createProgram(rawArgs: readonly string[]): Command {
     .showHelpAfterError('(run `ffrtmp <command> --help` for usage)')
     .addCommand(runCommand(rawArgs))
     .addCommand(attachCommand())
-    .addCommand(doctorCommand());
+    .addCommand(doctorCommand())
+    .addCommand(serveCommand())
+    .addCommand(jobsCommand())
+    .addCommand(recoverCommand());
 }
