@@ -36,7 +36,7 @@ import { notApplied } from './write';
 import { isGone, processMemoryBytes, readProcCgroup, type ProcessRef } from './procs';
 
 /** Names the kernel uses for interface files: a job leaf must never be called like one. */
-const RESERVED_LEAF = /^(cgroup|cpu|cpuacct|cpuset|memory|io|blkio|pids|hugetlb|rdma|misc|devices|freezer|net_cls|net_prio|perf_event|notify_on_release|release_agent|tasks)(\.|$)/;
+const RESERVED_LEAF = /^((cgroup|cpu|cpuacct|cpuset|memory|io|blkio|pids|hugetlb|rdma|misc|devices|freezer|net_cls|net_prio|perf_event)\..*|notify_on_release|release_agent|tasks)$/;
 
 /** Job id → leaf directory name. Throws UsageError (nothing created). */
 export function leafNameFor(jobId: string): string {
