@@ -1,4 +1,5 @@
 import { spawn as cpSpawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
@@ -15,10 +16,15 @@ import {
   native,
   nativeDisabled,
   procStat,
+  runNode,
   sleepMs,
   waitForState,
   watchFd,
 } from './helpers';
+
+const caps = nativeDisabled ? null : native().capabilities();
+const noInfoExit = !caps?.pidfdInfoExit; // kernel < 6.15
+const noGetInfo = !caps?.pidfdGetInfo; // kernel < 6.13
 
 function spawnSh(script: string) {
   return native().spawn({ ...baseReq, candidates: [SH], argv: ['sh', '-c', script] });
@@ -96,9 +102,8 @@ describe.skipIf(nativeDisabled)('exit watcher', () => {
     b.closeFd(r.pidfd);
   });
 
-  it('a non-child (reaped by libuv): EPOLLHUP, then PIDFD_INFO_EXIT gives the wait status', async () => {
+  it.skipIf(noInfoExit)('a non-child (reaped by libuv): EPOLLHUP, then PIDFD_INFO_EXIT gives the wait status', async () => {
     const b = native();
-    if (!b.capabilities().pidfdInfoExit) return; // kernel < 6.15
     const cp = cpSpawn('sh', ['-c', 'exit 7'], { stdio: 'ignore' });
     // Synchronously after spawn: libuv cannot have reaped it before the loop runs again.
     const fd = b.pidfdOpen(cp.pid!);
@@ -119,9 +124,8 @@ describe.skipIf(nativeDisabled)('exit watcher', () => {
     b.closeFd(fd);
   });
 
-  it('a non-child killed by a signal: waitStatus is the signal number', async () => {
+  it.skipIf(noInfoExit)('a non-child killed by a signal: waitStatus is the signal number', async () => {
     const b = native();
-    if (!b.capabilities().pidfdInfoExit) return;
     const cp = cpSpawn('sleep', ['30'], { stdio: 'ignore' });
     const fd = b.pidfdOpen(cp.pid!);
     const w = watchFd(b, fd);
@@ -133,14 +137,13 @@ describe.skipIf(nativeDisabled)('exit watcher', () => {
     b.closeFd(fd);
   });
 
-  it('pidfdGetExitInfo on a zombie says exited: false (the info exists only after the reap)', async () => {
+  it.skipIf(noGetInfo)('pidfdGetExitInfo on a zombie says exited: false (the info exists only after the reap)', async () => {
     const b = native();
-    if (!b.capabilities().pidfdGetInfo) return;
     const r = spawnSh('exit 3');
     await waitForState(r.pid, 'Z');
     expect(b.pidfdGetExitInfo(r.pidfd)).toEqual({ exited: false });
     expect(b.waitidPidfd(r.pidfd)).toEqual({ siCode: CLD_EXITED, siStatus: 3 });
-    if (b.capabilities().pidfdInfoExit) expect(b.pidfdGetExitInfo(r.pidfd)).toEqual({ exited: true, waitStatus: 3 << 8 });
+    if (!noInfoExit) expect(b.pidfdGetExitInfo(r.pidfd)).toEqual({ exited: true, waitStatus: 3 << 8 });
     b.closeFd(r.pidfd);
   });
 
@@ -175,5 +178,26 @@ describe.skipIf(nativeDisabled)('exit watcher', () => {
     }
     expect(fdCount()).toBe(before);
     expect(b.watchCount()).toBe(base);
+  });
+
+  // strace fault injection stands in for an older kernel: PIDFD_GET_INFO (6.13) answers ENOTTY.
+  it.skipIf(!existsSync('/usr/bin/strace'))('without PIDFD_GET_INFO: capabilities say so and pidfdGetExitInfo throws ENOTTY', async () => {
+    const res = await runNode(
+      `const caps = addon.capabilities();
+      const fd = addon.pidfdOpen(process.pid);
+      let err;
+      try { addon.pidfdGetExitInfo(fd); } catch (e) { err = { errno: e.errno, syscall: e.syscall }; }
+      require('fs').writeSync(1, JSON.stringify({ caps, err })); // process.stdout itself would ioctl`,
+      15_000,
+      'pipe',
+      ['/usr/bin/strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=ioctl', '-e', 'inject=ioctl:error=ENOTTY'],
+    );
+    expect(res.code).toBe(0);
+    const out = JSON.parse(res.stdout);
+    expect(out.caps).toMatchObject({ pidfdOpen: true, pidfdGetInfo: false, pidfdInfoExit: false });
+    expect(out.err).toEqual({ errno: 25, syscall: 'ioctl' });
+    expect((toSystemError(Object.assign(new Error('ioctl'), out.err)) as SystemError).message).toBe(
+      'ENOTTY: inappropriate ioctl for device, ioctl',
+    );
   });
 });
