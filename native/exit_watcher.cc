@@ -1,6 +1,7 @@
 #include "exit_watcher.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -67,8 +68,8 @@ void ExitWatcher::Start(Napi::Env env, Napi::Function onEvent) {
   tsfn_.Unref(env);
   refed_ = false;
 
-  // The thread must never run a JS-side signal handler (libuv's handler would then run
-  // off the loop thread): it starts with every signal blocked.
+  // Process-directed signals (SIGINT, SIGCHLD, ...) must go to Node's own threads, not
+  // interrupt ours: the thread starts with every signal blocked (it inherits this mask).
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -132,6 +133,7 @@ void ExitWatcher::StopAndJoin() {
 }
 
 void ExitWatcher::Run() {
+  pthread_setname_np(pthread_self(), "ffrtmp-watcher");  // visible in top -H, /proc/*/task
   epoll_event evs[kMaxEvents];
   for (;;) {
     int n = epoll_wait(epfd_.get(), evs, kMaxEvents, -1);
