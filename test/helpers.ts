@@ -71,6 +71,17 @@ export function childrenOf(pid: number): number[] {
   }
 }
 
+/** The first direct child whose comm is `name` (the wrapper may briefly have other children, e.g. its capability probe). */
+export function childNamed(pid: number, name: string): number | undefined {
+  return childrenOf(pid).find((c) => {
+    try {
+      return readFileSync(`/proc/${c}/comm`, 'latin1').trim() === name;
+    } catch {
+      return false;
+    }
+  });
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { SUMMARY_LINE, catches, childrenOf, exited, isAlive, killQuietly, sessionOf, startFfrtmp, waitFor } from '../helpers';
+import { SUMMARY_LINE, catches, childNamed, exited, isAlive, killQuietly, sessionOf, startFfrtmp, waitFor } from '../helpers';
 
 /**
  * Golden rule: if the wrapper crashes or is told to stop, the workload continues. Nothing is
@@ -11,7 +11,7 @@ describe.each([['pidfd'], ['polling']])('crash safety (%s backend)', (backend) =
 
   it('kill -9 of `ffrtmp run -- sleep 30` leaves the sleep running, in its own session', async () => {
     const wrapper = startFfrtmp(['run', '--', 'sleep', '30'], env);
-    const sleepPid = await waitFor(() => childrenOf(wrapper.pid!)[0]);
+    const sleepPid = await waitFor(() => childNamed(wrapper.pid!, 'sleep'));
     try {
       await waitFor(() => sessionOf(sleepPid) === sleepPid);
       expect(sessionOf(sleepPid)).not.toBe(sessionOf(wrapper.pid!));
@@ -28,7 +28,7 @@ describe.each([['pidfd'], ['polling']])('crash safety (%s backend)', (backend) =
     '%s to the wrapper: detached_workload_continues, exit 128+n, the sleep keeps running',
     async (sig) => {
       const wrapper = startFfrtmp(['run', '--job-id', 'detach', '--', 'sleep', '30'], env);
-      const sleepPid = await waitFor(() => childrenOf(wrapper.pid!)[0]);
+      const sleepPid = await waitFor(() => childNamed(wrapper.pid!, 'sleep'));
       try {
         await waitFor(() => sessionOf(sleepPid) === sleepPid);
         wrapper.kill(sig);
