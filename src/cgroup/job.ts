@@ -202,10 +202,10 @@ export class JobCgroup {
       this.leaves.push(leaf);
       const governed = g.resources.filter((r) => limitRes.has(r));
       const root = path.dirname(g.dir);
-      // 1. The parent (root) directory. recursive: only below the mount, and roots are shared
-      //    by all jobs, so they are never removed.
+      // 1. The parent (root) directory, created below the mount as needed. Roots are shared by
+      //    all jobs, so they are never removed.
       try {
-        fs.mkdirSync(root, { recursive: true });
+        mkdirChain(g.mountPoint, root);
       } catch (e) {
         this.creationFailed(leaf, governed, root, e);
         continue;
@@ -276,7 +276,8 @@ export class JobCgroup {
   private creationFailed(leaf: LeafState, governed: Resource[], dir: string, e: unknown): void {
     const code = errnoCode(e);
     const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
-    const detail = `cannot create ${dir}: ${code}${code === 'EROFS' ? ' (read-only)' : ''}${code === 'ENOSPC' ? ' (cgroup.max.descendants reached)' : ''}: ${errMessage(e)}`;
+    const hint = code === 'ENOSPC' ? ' (cgroup.max.descendants or max.depth reached)' : '';
+    const detail = `cannot create ${dir}: ${errMessage(e)}${hint}`;
     if (governed.length > 0) {
       this.problem(denied ? 'cgroup_permission_denied' : 'cgroup_unavailable', detail, true, dir);
       this.markNotApplied(governed, detail);
@@ -560,6 +561,24 @@ export class JobCgroup {
       warnings: [...this.warnings],
       ...(this.removal ? { removal: this.removal } : {}),
     });
+  }
+}
+
+/**
+ * mkdir -p below a mount, one level at a time, so the real errno comes back (Node's
+ * recursive mkdir reports ENOENT for EROFS).
+ */
+function mkdirChain(mountPoint: string, dir: string): void {
+  const rel = path.relative(mountPoint, dir);
+  if (rel === '') return;
+  let cur = mountPoint;
+  for (const part of rel.split(path.sep)) {
+    cur = path.join(cur, part);
+    try {
+      fs.mkdirSync(cur);
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') throw e;
+    }
   }
 }
 

@@ -84,6 +84,7 @@ const SRC = path.resolve(__dirname, '../../src');
  */
 export function transpileCgroupLib(): string {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-cgroup-js-'));
+  fs.chmodSync(out, 0o755); // readable by the unprivileged-user tests
   const files = [
     ...fs.readdirSync(path.join(SRC, 'cgroup')).filter((f) => f.endsWith('.ts')).map((f) => `cgroup/${f}`),
     'core/errors.ts',
