@@ -91,6 +91,17 @@ describe.skipIf(!HAVE_PROMTOOL)('promtool', () => {
   });
 });
 
+describe.skipIf(!HAVE_PROMTOOL)('deployment/prometheus/alerts.yml', () => {
+  it('passes `promtool check rules` and its unit tests (`promtool test rules`)', () => {
+    const cwd = path.join(__dirname, '../../deployment/prometheus');
+    const check = spawnSync('promtool', ['check', 'rules', 'alerts.yml'], { cwd, encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/SUCCESS: 2 rules found/);
+    const unit = spawnSync('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd, encoding: 'utf8' });
+    expect(unit.status, unit.stdout + unit.stderr).toBe(0);
+  });
+});
+
 describe.skipIf(!HAVE_PROMETHEUS)('a real Prometheus server scraping ffrtmp serve', () => {
   it('answers ffrtmp_jobs_total with the number of jobs, and follows new ones', async () => {
     const dir = fs.mkdtempSync(path.join(work, 'state-'));
@@ -147,6 +158,18 @@ describe.skipIf(!HAVE_PROMETHEUS)('a real Prometheus server scraping ffrtmp serv
         if (completed !== 22) await new Promise((r) => setTimeout(r, 250));
       }
       expect(completed).toBe(22);
+
+      // every query of the Grafana dashboard and of the alert rules is valid PromQL and returns data
+      const dash = JSON.parse(fs.readFileSync(path.join(__dirname, '../../deployment/grafana/ffrtmp-dashboard.json'), 'utf8')) as {
+        panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+      };
+      const exprs = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr })));
+      expect(exprs.length).toBeGreaterThanOrEqual(5);
+      for (const { title, expr } of exprs) {
+        const r = (await (await fetch(`${api}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as { status: string; data?: { result: unknown[] }; error?: string };
+        expect(r.status, `${title}: ${expr}: ${r.error ?? ''}`).toBe('success');
+        expect(r.data!.result.length, `${title}: ${expr}`).toBeGreaterThan(0);
+      }
     } finally {
       prom.kill('SIGTERM');
     }
