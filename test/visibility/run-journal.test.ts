@@ -1,0 +1,84 @@
+/**
+ * `ffrtmp run` / `attach` writing the journal, end to end through the built CLI: 50 concurrent
+ * runs, kill -9 of a real wrapper then `ffrtmp recover`, a read-only state dir. Active once
+ * run/attach have `--state-dir` (the journal wiring); skipped loudly before that.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readJournal } from '../../src/journal/reader';
+import { CLI, exited, ffrtmp, killQuietly, startFfrtmp, SUMMARY_LINE, waitFor } from '../helpers';
+
+const runHelp = spawnSync(process.execPath, [CLI, 'run', '--help'], { encoding: 'utf8' }).stdout ?? '';
+const WIRED = runHelp.includes('--state-dir');
+if (!WIRED) console.warn('\n*** SKIPPING run/attach journal end-to-end tests: `ffrtmp run` has no --state-dir yet ***\n');
+const canUnshare = spawnSync('unshare', ['-m', 'true'], { stdio: 'ignore' }).status === 0;
+
+let work: string;
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-runj-'));
+});
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+const newDir = (): string => fs.mkdtempSync(path.join(work, 'state-'));
+
+describe.skipIf(!WIRED)('ffrtmp run/attach write the journal', () => {
+  it('one started and one result line per run; the exit status is the workload\'s', async () => {
+    const dir = newDir();
+    const r = await ffrtmp(['run', '--state-dir', dir, '--job-id', 'j1', '--', 'sh', '-c', 'exit 3']);
+    expect(r.code).toBe(3);
+    const { records, problems } = readJournal(dir);
+    expect(problems).toEqual([]);
+    expect(records.map((x) => `${x.type}:${x.job_id}`)).toEqual(['started:j1', 'result:j1']);
+    expect(records[1]).toMatchObject({ exit_code: 3, platform_sla_reason: 'workload_failed_platform_ok' });
+    expect(records[0]!.run_id).toBe(records[1]!.run_id);
+  });
+
+  it('50 concurrent `ffrtmp run`: 100 whole lines, every job once', async () => {
+    const dir = newDir();
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => ffrtmp(['run', '--state-dir', dir, '--job-id', `c${i}`, '--', 'sh', '-c', `exit ${i % 3}`], { timeoutMs: 120_000 })),
+    );
+    runs.forEach((r, i) => expect(r.code).toBe(i % 3));
+    const { records, problems } = readJournal(dir);
+    expect(problems).toEqual([]);
+    expect(records).toHaveLength(100);
+    for (let i = 0; i < 50; i++) {
+      expect(records.filter((x) => x.job_id === `c${i}`).map((x) => x.type).sort()).toEqual(['result', 'started']);
+    }
+  }, 180_000);
+
+  it('kill -9 the wrapper mid-job: `ffrtmp recover` records the job once, with its real exit code', async () => {
+    const dir = newDir();
+    const w = startFfrtmp(['run', '--state-dir', dir, '--job-id', 'killed', '--', 'sh', '-c', 'sleep 1.5; exit 4']);
+    const started = await waitFor(() => readJournal(dir).records.find((x) => x.type === 'started'));
+    w.kill('SIGKILL');
+    await exited(w);
+    try {
+      const r = await ffrtmp(['recover', '--state-dir', dir]);
+      expect(r.code).toBe(0);
+      const m = SUMMARY_LINE.exec(r.stderr);
+      expect(m?.[1]).toBe('killed');
+      const results = readJournal(dir).records.filter((x) => x.type === 'result');
+      expect(results).toHaveLength(1);
+      expect(results[0]).toMatchObject({ job_id: 'killed', run_id: started.run_id, mode: 'run', platform_sla_reason: 'observed_to_completion' });
+      console.log(`recovered exit after kill -9 of ffrtmp run: ${JSON.stringify({ exit_code: (results[0] as { exit_code: unknown }).exit_code, source: (results[0] as { exit_source: unknown }).exit_source })}`);
+    } finally {
+      killQuietly(started.pid);
+    }
+  }, 20_000);
+
+  it.skipIf(!canUnshare)('read-only state dir: the workload runs, its status is kept, the summary is printed, stderr says not persisted', () => {
+    const mnt = fs.mkdtempSync(path.join(work, 'mnt-'));
+    const r = spawnSync('unshare', ['-m', 'sh', '-ec', `
+      mount -t tmpfs -o size=1m tmpfs "$MNT"; mkdir "$MNT/state"; mount -o remount,ro "$MNT"
+      set +e; "$NODE" "$CLI" run --state-dir "$MNT/state" --job-id ro -- sh -c 'exit 7'; echo "@rc $?"`], {
+      env: { ...process.env, MNT: mnt, NODE: process.execPath, CLI },
+      encoding: 'utf8',
+    });
+    expect(r.stdout).toMatch(/^@rc 7$/m);
+    expect(r.stderr).toMatch(SUMMARY_LINE);
+    expect(r.stderr).toMatch(/not persisted/i);
+  });
+});
