@@ -13,7 +13,7 @@ cd "$CWD" || { echo "[ffrtmp-vm] cannot cd to $CWD" >&2; echo 125 >"$RUNDIR/stat
 
 cg=/sys/fs/cgroup
 node_v="$(node --version 2>/dev/null || echo none)"
-echo "[ffrtmp-vm] kernel=$(uname -r) root=${ROOTMODE:-?} cgroup.controllers=[$(cat $cg/cgroup.controllers)] subtree_control=[$(cat $cg/cgroup.subtree_control)] node=$node_v cwd=$CWD" >&2
+echo "[ffrtmp-vm] uptime=$(cut -d" " -f1 /proc/uptime)s kernel=$(uname -r) root=${ROOTMODE:-?} cgroup.controllers=[$(cat $cg/cgroup.controllers)] subtree_control=[$(cat $cg/cgroup.subtree_control)] node=$node_v cwd=$CWD" >&2
 
 if [[ -n "${FFRTMP_VM_CGROUP:-}" ]]; then
   # Run the command in a leaf cgroup instead of the root one (e.g. FFRTMP_VM_CGROUP=test.slice/run.scope).

@@ -10,7 +10,8 @@
 # Env: FFRTMP_VM_TIMEOUT (s, default 900), FFRTMP_VM_MEM (default 2G), FFRTMP_VM_CPUS (default 2),
 #      FFRTMP_VM_ALLOW_TCG=1 (allow slow software emulation without KVM), FFRTMP_VM_CGROUP (leaf cgroup
 #      to run the command in, default: the root cgroup), FFRTMP_VM_KEEP=1 (keep .vm/run/<id>),
-#      FFRTMP_VM_PASSENV (extra space-separated env var names to pass into the guest).
+#      FFRTMP_VM_PASSENV (extra space-separated env var names to pass into the guest),
+#      FFRTMP_VM_APPEND (extra kernel command-line arguments).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -106,13 +107,13 @@ printf 'PROJECT_PATH=%q\n' "$PROJECT" >"$RUNDIR/config"
 # serial is flow-controlled, so nothing is lost.
 exec 3> >(exec cat) 4> >(exec cat >&2)
 PIDS+=($!)
-CPU=host; [[ $ACCEL == tcg ]] && CPU=max
+CPU=host; [[ $ACCEL == tcg ]] && CPU='Skylake-Client-v4'
 QEMU=(qemu-system-x86_64
   -accel "$ACCEL" -cpu "$CPU" -smp "$CPUS" -m "$MEM"
   -machine pc -nodefaults -no-user-config -display none -vga none -no-reboot
   -bios /usr/share/qemu/qboot.rom
   -kernel "$KERNEL" -initrd "$INITRD"
-  -append "console=ttyS0 panic=-1 ffrtmp.run=$RUNREL"
+  -append "console=ttyS0 quiet panic=-1 ${FFRTMP_VM_APPEND:-} ffrtmp.run=$RUNREL"
   -serial "file:$RUNDIR/console.log"
   -device virtio-serial-pci
   -chardev "file,id=out,path=/proc/self/fd/3" -device virtserialport,chardev=out,name=out

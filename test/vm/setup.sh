@@ -13,6 +13,11 @@ CACHE="${FFRTMP_VM_CACHE:-$PROJECT/.vm}"
 REFRESH=0
 [[ "${1:-}" == "--refresh" ]] && REFRESH=1
 
+mkdir -p "$CACHE"
+# Several runs may start at once (parallel test jobs): serialize the preparation.
+exec 9>"$CACHE/.setup.lock"
+flock 9
+
 log() { echo "[vm-setup] $*" >&2; }
 die() { echo "[vm-setup] ERROR: $*" >&2; exit 1; }
 
@@ -120,8 +125,8 @@ for m in "${ORDER[@]}"; do
   echo "$m" >>"$work/lib/modules/order"
 done
 install -m 0755 "$HERE/guest-init.sh" "$work/init"
-(cd "$work" && find . -print0 | cpio --null -o -H newc --quiet --owner=0:0) | gzip -1 >"$INITRD.tmp"
-mv "$INITRD.tmp" "$INITRD"
+(cd "$work" && find . -print0 | cpio --null -o -H newc --quiet --owner=0:0) | gzip -1 >"$work.cpio.gz"
+mv "$work.cpio.gz" "$INITRD"
 echo "$stamp_src" >"$INITRD.stamp"
 log "initramfs: $INITRD (modules: ${ORDER[*]})"
 echo "KVER=$KVER"
