@@ -107,7 +107,7 @@ printf 'PROJECT_PATH=%q\n' "$PROJECT" >"$RUNDIR/config"
 # serial is flow-controlled, so nothing is lost.
 exec 3> >(exec cat) 4> >(exec cat >&2)
 PIDS+=($!)
-CPU=host; [[ $ACCEL == tcg ]] && CPU='Skylake-Client-v4'
+CPU=host; [[ $ACCEL == tcg ]] && CPU="${FFRTMP_VM_TCG_CPU:-max}"
 QEMU=(qemu-system-x86_64
   -accel "$ACCEL" -cpu "$CPU" -smp "$CPUS" -m "$MEM"
   -machine pc -nodefaults -no-user-config -display none -vga none -no-reboot
