@@ -9,7 +9,9 @@
  * last one, and every record starts with `{"type":"` (the writer puts `type` first; inside a JSON
  * string a `"` is always escaped, so that byte sequence cannot occur in a value, and no record
  * nests an object whose first key is `type`). The reader therefore splits an unparseable line at
- * every `{"type":"`, keeps the pieces that are whole records and reports the others as fragments. A fragment at the very end of the last file (no newline yet) is reported
+ * every `{"type":"`, keeps the pieces that are whole records and reports the others as fragments.
+ * (Should a record ever nest such an object, only a record glued to a torn fragment could be lost
+ * by the split, and it would be reported, never silently dropped.) A fragment at the very end of the last file (no newline yet) is reported
  * as an incomplete last line; it may also be a write in progress, which the follower
  * (follower.ts) handles by waiting for the newline.
  */
