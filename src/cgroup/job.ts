@@ -550,8 +550,9 @@ export class JobCgroup {
     return null;
   }
 
+  /** A deep-frozen snapshot (it goes into the immutable Result). */
   report(): CgroupReport {
-    return Object.freeze({
+    return deepFreeze({
       mode: this.env.mode,
       root_source: this.plan.source,
       leaves: this.leaves.filter((l) => l.created || l.reused).map((l) => ({ kind: l.kind, dir: l.dir, controllers: [...l.controllers], created: l.created, reused: l.reused })),
@@ -562,6 +563,14 @@ export class JobCgroup {
       ...(this.removal ? { removal: this.removal } : {}),
     });
   }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
+    for (const v of Object.values(o as object)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
 }
 
 /**

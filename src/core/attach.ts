@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { checkGovernanceInput, Governance, type GovernanceOptions } from '../cgroup/govern';
 import type { JobRecorder } from '../journal/types';
 import type { AttachedProcess, ExitObserver } from '../observer/types';
 import { selectObserver } from '../observer/select';
@@ -22,6 +23,11 @@ export interface AttachSpec {
   observer?: ExitObserver;
   /** Called with each Result as soon as its process ends (the CLI prints one line per job). */
   onResult?: (result: Result) => void;
+  /**
+   * cgroup governance for every adopted process (docs/cgroups.md): each gets its own job
+   * cgroup with these limits. Default: accounting only; `{ enabled: false }` for none.
+   */
+  governance?: GovernanceOptions;
 }
 
 /** The largest PID the kernel hands out (/proc/sys/kernel/pid_max), 4194304 if unreadable. */
@@ -56,6 +62,7 @@ export function validateAttachSpec(spec: AttachSpec): { pids: number[]; jobIds: 
     jobIds = spec.jobIds.map(validateJobId);
     if (new Set(jobIds).size !== jobIds.length) throw new UsageError('job ids must be distinct');
   }
+  for (const id of jobIds) checkGovernanceInput(id, spec.governance);
   return { pids: [...spec.pids], jobIds };
 }
 
@@ -98,14 +105,20 @@ export async function attach(spec: AttachSpec): Promise<Result[]> {
     adopted.map(async (a, i) => {
       const job_id = jobIds[i] as string;
       const startedAtMs = startedAt[i] as number;
+      // The pidfd is open (the observer's attach), so the PID cannot be recycled while we move it.
+      const gov = Governance.create(job_id, 'attach', spec.governance, a.pid);
+      await gov.attach({ pid: a.pid, pidfd: a.pidfd >= 0 ? a.pidfd : null, ...(a.identityStartTime !== null ? { startTime: a.identityStartTime } : {}) });
       spec.recorder?.started({
         type: 'started', job_id, pid: a.pid, mode: 'attach', intent: spec.intent,
         identity: { pid: a.pid, start_time_ticks: a.identityStartTime },
-        cgroup: null, start_time: isoMs(startedAtMs),
+        cgroup: gov.journalPath(), start_time: isoMs(startedAtMs),
       });
       const outcome = await untilExitOrDetach(a.watch, spec.signal);
+      const final = finalFields(outcome, 'attach');
+      const governed = await gov.finish(outcome === 'detached' ? 'detached' : 'ended');
       const result = freezeResult({
-        job_id, pid: a.pid, mode: 'attach', intent: spec.intent, startedAtMs, ...finalFields(outcome, 'attach'),
+        job_id, pid: a.pid, mode: 'attach', intent: spec.intent, startedAtMs, ...final,
+        reason: gov.reason(final.reason, true), ...(governed ?? {}),
       });
       spec.recorder?.finished(result);
       spec.onResult?.(result);

@@ -27,6 +27,8 @@ export function freezeResult(input: ResultInput): Result {
     platform_sla_compliant: isCompliant(input.reason),
     platform_sla_reason: input.reason,
     ...(input.spawn_error !== undefined ? { spawn_error: Object.freeze({ ...input.spawn_error }) } : {}),
+    ...(input.usage !== undefined ? { usage: input.usage } : {}),
+    ...(input.cgroup !== undefined ? { cgroup: input.cgroup } : {}),
   };
   return Object.freeze(result);
 }

@@ -5,6 +5,8 @@
  * Written once (`freezeResult`), never updated, never recomputed. Field names are the JSON
  * names: the object is serialised as it is.
  */
+import type { CgroupReport } from '../cgroup/job';
+import type { Usage } from '../cgroup/types';
 import type { SlaReason } from './sla';
 
 export type Mode = 'run' | 'attach';
@@ -53,6 +55,14 @@ export interface Result extends ExitStatus {
   readonly platform_sla_reason: SlaReason;
   /** Present only when the workload could not be started. */
   readonly spawn_error?: SpawnError;
+  /**
+   * What the job cgroup measured, read before it was removed (docs/cgroups.md): CPU seconds,
+   * peak memory, OOM kills; a field is null when it could not be measured. Null when there was
+   * no job cgroup; absent when cgroups were not involved at all.
+   */
+  readonly usage?: Usage | null;
+  /** Where the job was governed and how: leaves, every limit requested vs effective, problems. */
+  readonly cgroup?: CgroupReport;
 }
 
 /** Everything needed to build a Result; compliance is derived from the reason, never passed in. */
@@ -66,4 +76,6 @@ export interface ResultInput {
   exit: ExitStatus;
   reason: SlaReason;
   spawn_error?: SpawnError;
+  usage?: Usage | null;
+  cgroup?: CgroupReport;
 }

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { checkGovernanceInput, Governance, type GovernanceOptions } from '../cgroup/govern';
 import type { JobRecorder } from '../journal/types';
 import type { ExitObserver, ObservedExit, SpawnedChild } from '../observer/types';
 import { selectObserver } from '../observer/select';
@@ -28,6 +29,11 @@ export interface RunSpec {
   recorder?: JobRecorder;
   /** Default: selectObserver(). */
   observer?: ExitObserver;
+  /**
+   * cgroup governance (docs/cgroups.md): limits, `--cgroup-root`. Default: a job cgroup for
+   * usage accounting only, where cgroups are available; `{ enabled: false }` for none.
+   */
+  governance?: GovernanceOptions;
 }
 
 /** The validated, canonical form of a RunSpec. Throws UsageError; nothing is started. */
@@ -39,6 +45,7 @@ export function validateRunSpec(spec: RunSpec): Required<Pick<RunSpec, 'command'
     throw new UsageError('command and arguments must not contain NUL bytes');
   }
   const jobId = spec.jobId === undefined ? generateJobId('run') : validateJobId(spec.jobId);
+  checkGovernanceInput(jobId, spec.governance);
   if (spec.intent !== undefined) validateIntent(spec.intent);
   if (spec.workdir !== undefined) {
     let isDir = false;
@@ -61,11 +68,12 @@ export async function run(spec: RunSpec): Promise<Result> {
   const s = validateRunSpec(spec);
   const observer = s.observer ?? selectObserver();
   const base = { job_id: s.jobId, mode: 'run' as const, intent: s.intent };
+  const gov = Governance.create(s.jobId, 'run', s.governance);
   const startedAtMs = Date.now();
 
   let child: SpawnedChild;
   try {
-    child = await observer.spawn({
+    child = await gov.spawn(observer, {
       command: s.command,
       args: s.args,
       cwd: s.workdir ?? null,
@@ -73,14 +81,17 @@ export async function run(spec: RunSpec): Promise<Result> {
     });
   } catch (err) {
     const spawnError = asSpawnError(err);
+    const endedAtMs = Date.now();
+    const governed = await gov.finish('ended');
     const result = freezeResult({
       ...base,
       pid: (err as { pid?: number }).pid ?? null,
       startedAtMs,
-      endedAtMs: Date.now(),
+      endedAtMs,
       exit: UNKNOWN_EXIT,
-      reason: classifySpawnFailure(spawnError),
+      reason: gov.reason(classifySpawnFailure(spawnError), false),
       spawn_error: spawnError,
+      ...(governed ?? {}),
     });
     s.recorder?.finished(result);
     return result;
@@ -91,16 +102,20 @@ export async function run(spec: RunSpec): Promise<Result> {
     ...base,
     pid: child.pid,
     identity: { pid: child.pid, start_time_ticks: readStartTime(child.pid) },
-    cgroup: null,
+    cgroup: gov.journalPath(),
     start_time: isoMs(startedAtMs),
   });
 
   const outcome = await untilExitOrDetach(child.watch, s.signal);
+  const final = finalFields(outcome, 'run');
+  const governed = await gov.finish(outcome === 'detached' ? 'detached' : 'ended');
   const result = freezeResult({
     ...base,
     pid: child.pid,
     startedAtMs,
-    ...finalFields(outcome, 'run'),
+    ...final,
+    reason: gov.reason(final.reason, true),
+    ...(governed ?? {}),
   });
   s.recorder?.finished(result);
   return result;

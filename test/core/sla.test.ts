@@ -150,7 +150,9 @@ describe('the Result is immutable and honest', () => {
     expect(Object.keys(r)).toEqual([
       'job_id', 'pid', 'mode', 'intent', 'start_time', 'end_time', 'processing_seconds',
       'exit_code', 'signal', 'exit_source', 'platform_sla_compliant', 'platform_sla_reason',
+      'usage', 'cgroup',
     ]);
+    expect(Object.isFrozen(r.cgroup)).toBe(true);
   });
 
   it('never invents an exit code: unknown stays null', () => {

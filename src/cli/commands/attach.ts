@@ -1,11 +1,12 @@
 import { Command } from 'commander';
 import { attach } from '../../core/attach';
+import { addCgroupOptions, governanceFromFlags, type CgroupFlagValues } from '../cgroup-options';
 import { attachExitCode } from '../exit-codes';
 import { collect, parsePid } from '../options';
 import { resultJson, summaryLine } from '../render';
 import { onDetachSignals } from '../signals';
 
-interface AttachOptions {
+interface AttachOptions extends CgroupFlagValues {
   pid: number[];
   jobId?: string[];
   intent?: string;
@@ -18,13 +19,14 @@ interface AttachOptions {
  * (and with --json one JSON line per Result on stdout); the command ends when all have.
  */
 export function attachCommand(): Command {
-  return new Command('attach')
+  return addCgroupOptions(new Command('attach'))
     .description('adopt running processes, watch each until it exits, record one Result per process')
     .requiredOption('--pid <pid>', 'process to adopt (repeat for many)', parsePid)
     .option('--job-id <id>', 'job id, one per --pid in the same order (generated when absent)', collect)
     .option('--intent <intent>', 'label for the jobs, e.g. production or test')
     .option('--json', 'print each Result as one JSON line on stdout')
     .action(async (opts: AttachOptions) => {
+      const governance = governanceFromFlags(opts);
       const detach = onDetachSignals();
       try {
         const results = await attach({
@@ -32,6 +34,7 @@ export function attachCommand(): Command {
           jobIds: opts.jobId,
           intent: opts.intent,
           signal: detach.signal,
+          governance,
           onResult: (r) => {
             process.stderr.write(`${summaryLine(r)}\n`);
             if (opts.json) process.stdout.write(`${resultJson(r)}\n`);

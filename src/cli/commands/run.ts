@@ -3,11 +3,12 @@ import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { run } from '../../core/run';
 import { UsageError } from '../../core/errors';
+import { addCgroupOptions, governanceFromFlags, type CgroupFlagValues } from '../cgroup-options';
 import { runExitCode } from '../exit-codes';
 import { resultJson, summaryLine, writeResultFile } from '../render';
 import { onDetachSignals } from '../signals';
 
-interface RunOptions {
+interface RunOptions extends CgroupFlagValues {
   jobId?: string;
   intent?: string;
   workdir?: string;
@@ -21,7 +22,7 @@ interface RunOptions {
  * workload exits, and mirrors the workload's exit status.
  */
 export function runCommand(rawArgs: readonly string[]): Command {
-  return new Command('run')
+  return addCgroupOptions(new Command('run'))
     .description('start a workload, govern it, watch it until it exits, record one Result')
     .usage('[options] -- <command> [args...]')
     .option('--job-id <id>', 'job id (generated when absent)')
@@ -38,11 +39,13 @@ export function runCommand(rawArgs: readonly string[]): Command {
       const [file, ...args] = command;
       if (file === undefined) throw new UsageError('no command given after --');
       if (opts.resultFile !== undefined) checkWritableTarget(opts.resultFile);
+      const governance = governanceFromFlags(opts);
 
       const detach = onDetachSignals();
       try {
         const result = await run({
           command: file, args, jobId: opts.jobId, intent: opts.intent, workdir: opts.workdir, signal: detach.signal,
+          governance,
         });
         process.stderr.write(`${summaryLine(result)}\n`);
         if (opts.json) process.stderr.write(`${resultJson(result)}\n`);

@@ -1,0 +1,102 @@
+/**
+ * The cgroup flags through the built CLI (`npm test` builds first): the Result carries
+ * `usage` and `cgroup`, limits are verified, violations are specific, bad input exits 2 with
+ * nothing created. Real v1 cgroups under a private test root.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, ffrtmp } from '../helpers';
+import { cleanupRoot, hostEnv, isRoot, nothingUnder, rootFlagFor, sleepMs, testRootName } from './support';
+
+const env = hostEnv();
+const usable = isRoot && fs.existsSync(CLI) && (env.mode === 'v1' || env.mode === 'hybrid') && env.v1.some((h) => h.controllers.includes('memory'));
+const d = usable ? describe : describe.skip;
+
+/** The Result JSON line (the last line of stderr starting with `{`). */
+function resultOf(stderr: string): Record<string, any> {
+  const line = stderr.split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) throw new Error(`no Result in: ${stderr}`);
+  return JSON.parse(line);
+}
+
+d('cgroup flags on run and attach (built CLI)', () => {
+  const rel = testRootName();
+  const root = rootFlagFor(env, rel);
+
+  afterAll(async () => {
+    expect(await cleanupRoot(env, rel)).toEqual([]);
+    expect(nothingUnder(env, rel)).toBe(true);
+  });
+
+  it('run: limits applied and read back, usage reported, leaves removed', async () => {
+    const r = await ffrtmp(['run', '--job-id', 'cli-run', '--cgroup-root', root, '--cpu-quota', '50', '--cpu-weight', '200', '--memory-max', '64M', '--json', '--', 'sh', '-c', 'i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = resultOf(r.stderr);
+    expect(res.platform_sla_reason).toBe('completed_successfully');
+    expect(res.cgroup.placement).toBe('cgroup_procs');
+    expect(res.cgroup.problems).toEqual([]);
+    expect(res.cgroup.limits.length).toBe(4); // period, quota, shares, memory
+    expect(res.cgroup.limits.every((l: { applied: boolean }) => l.applied)).toBe(true);
+    expect(res.cgroup.removal).toEqual({ removed: true, left: [] });
+    expect(res.usage.cpu_seconds).toBeGreaterThan(0);
+    expect(res.usage.oom_kills).toBe(0);
+    for (const leaf of res.cgroup.leaves) expect(fs.existsSync(leaf.dir)).toBe(false);
+  });
+
+  it('run: OOM-killed under its own limit is the workload\'s failure, shown plainly', async () => {
+    const r = await ffrtmp(['run', '--job-id', 'cli-oom', '--cgroup-root', root, '--memory-max', '96M', '--json', '--', process.execPath, '-e', 'const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))']);
+    const res = resultOf(r.stderr);
+    expect(res.signal).toBe('SIGKILL');
+    expect(res.platform_sla_reason).toBe('workload_failed_platform_ok');
+    expect(res.platform_sla_compliant).toBe(true);
+    expect(res.usage.oom_kills).toBeGreaterThanOrEqual(1);
+  });
+
+  it('attach: the process is moved in and verified; the leaf is removed after it exits', async () => {
+    const proc = spawn('sleep', ['2'], { stdio: 'ignore' });
+    await new Promise((r) => proc.once('spawn', r));
+    const pending = ffrtmp(['attach', '--pid', String(proc.pid), '--job-id', 'cli-attach', '--cgroup-root', root, '--memory-max', '256M', '--cpu-quota', '30', '--json']);
+    await sleepMs(800);
+    const cg = fs.readFileSync(`/proc/${proc.pid}/cgroup`, 'utf8');
+    expect(cg).toContain(`/${rel}/cli-attach`);
+    const r = await pending;
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(res.cgroup.placement).toBe('attach');
+    expect(res.cgroup.problems).toEqual([]);
+    expect(res.usage.since).toBe('attach');
+    expect(res.cgroup.removal.removed).toBe(true);
+  });
+
+  it('invalid limits and ids exit 2 and create nothing', async () => {
+    for (const args of [
+      ['--cpu-quota', '0'], ['--cpu-max', '50000 100'], ['--cpu-weight', '20000'], ['--memory-max', '12Q'],
+      ['--io-max', '999:999 rbps=1'], ['--cpu-max', '50000 100000', '--cpu-quota', '10'], ['--cgroup-root', 'rel/ative'],
+      ['--job-id', 'tasks'], ['--job-id', '../x'],
+    ]) {
+      const r = await ffrtmp(['run', '--cgroup-root', root, ...args, '--', 'true']);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+    }
+    expect(nothingUnder(env, rel) || fs.readdirSync(`${env.v1[0]!.mountPoint}/${rel}`, { withFileTypes: true }).every((e) => !e.isDirectory())).toBe(true);
+  });
+
+  it('degrade: a root off the cgroup filesystem → cgroup_unavailable, and the workload still ran', async () => {
+    const marker = `/tmp/ffrtmp-cg-ran-${process.pid}`;
+    fs.rmSync(marker, { force: true });
+    const r = await ffrtmp(['run', '--cgroup-root', '/tmp', '--memory-max', '64M', '--json', '--', 'sh', '-c', `touch ${marker}`]);
+    const res = resultOf(r.stderr);
+    expect(fs.existsSync(marker)).toBe(true);
+    fs.rmSync(marker, { force: true });
+    expect(res.exit_code).toBe(0);
+    expect(res.platform_sla_compliant).toBe(false);
+    expect(res.platform_sla_reason).toBe('cgroup_unavailable');
+    expect(res.usage).toEqual({ cpu_seconds: null, memory_peak_bytes: null, oom_kills: null, since: 'start' });
+  });
+
+  it('no limits and no cgroup possible is not a violation', async () => {
+    const r = await ffrtmp(['run', '--cgroup-root', '/tmp', '--json', '--', 'true']);
+    const res = resultOf(r.stderr);
+    expect(res.platform_sla_reason).toBe('completed_successfully');
+    expect(res.cgroup.problems.every((p: { violation: boolean }) => !p.violation)).toBe(true);
+  });
+});
