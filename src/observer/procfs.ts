@@ -21,10 +21,11 @@ export interface ProcStat {
  * parentheses itself, so fields are counted from the LAST `)`. Returns null when the process
  * does not exist (or is invisible to us, e.g. hidepid): callers decide what that means.
  */
-export function readProcStat(pid: number): ProcStat | null {
+export function readProcStat(pid: number, procRoot = '/proc'): ProcStat | null {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return null;
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    text = readFileSync(`${procRoot}/${pid}/stat`, 'latin1');
   } catch {
     return null;
   }

@@ -26,7 +26,7 @@ beforeAll(() => {
   fs.writeFileSync(ops, OPS_JS);
 });
 afterAll(() => {
-  fs.rmSync(moduleDir, { recursive: true, force: true });
+  fs.rmSync(path.dirname(moduleDir), { recursive: true, force: true }); // the transpile root
   fs.rmSync(work, { recursive: true, force: true });
 });
 

@@ -25,7 +25,7 @@ beforeAll(() => {
   fs.writeFileSync(fake, FAKE_WRAPPER_JS);
 });
 afterAll(() => {
-  fs.rmSync(moduleDir, { recursive: true, force: true });
+  fs.rmSync(path.dirname(moduleDir), { recursive: true, force: true }); // the transpile root
   fs.rmSync(work, { recursive: true, force: true });
 });
 afterEach(() => {

@@ -8,20 +8,29 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import ts from 'typescript';
 
-const SRC = path.resolve(__dirname, '../../src/journal');
+const SRC = path.resolve(__dirname, '../../src');
+/** The journal modules, plus what they import from elsewhere in src/ (same relative layout). */
+const DIRS = ['journal'];
+const EXTRA_FILES = ['observer/procfs.ts'];
 
-/** Returns the directory holding `journal.js`, `reader.js`, ... (a fresh temp dir). */
+function transpileTo(out: string, rel: string): void {
+  const { outputText } = ts.transpileModule(fs.readFileSync(path.join(SRC, rel), 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    fileName: path.basename(rel),
+  });
+  const target = path.join(out, rel.replace(/\.ts$/, '.js'));
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.writeFileSync(target, outputText);
+}
+
+/** Returns the directory holding `journal.js`, `reader.js`, ... (in a fresh temp dir). */
 export function transpileJournal(): string {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-journal-js-'));
-  for (const name of fs.readdirSync(SRC)) {
-    if (!name.endsWith('.ts')) continue;
-    const { outputText } = ts.transpileModule(fs.readFileSync(path.join(SRC, name), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-      fileName: name,
-    });
-    fs.writeFileSync(path.join(out, name.replace(/\.ts$/, '.js')), outputText);
+  for (const dir of DIRS) {
+    for (const name of fs.readdirSync(path.join(SRC, dir))) if (name.endsWith('.ts')) transpileTo(out, `${dir}/${name}`);
   }
-  return out;
+  for (const rel of EXTRA_FILES) transpileTo(out, rel);
+  return path.join(out, 'journal');
 }
 
 /**

@@ -35,7 +35,7 @@ afterEach(async () => {
   for (const p of pids.splice(0)) killQuietly(p);
 });
 afterAll(() => {
-  fs.rmSync(moduleDir, { recursive: true, force: true });
+  fs.rmSync(path.dirname(moduleDir), { recursive: true, force: true }); // the transpile root
   fs.rmSync(work, { recursive: true, force: true });
 });
 

@@ -22,7 +22,7 @@ beforeAll(() => {
   fs.writeFileSync(writer, WRITER_JS);
 });
 afterAll(() => {
-  fs.rmSync(moduleDir, { recursive: true, force: true });
+  fs.rmSync(path.dirname(moduleDir), { recursive: true, force: true }); // the transpile root
   fs.rmSync(work, { recursive: true, force: true });
 });
 afterEach(async () => {
