@@ -109,6 +109,9 @@ printf 'PROJECT_PATH=%q\n' "$PROJECT" >"$RUNDIR/config"
 # serial is flow-controlled, so nothing is lost.
 exec 3> >(exec cat) 4> >(exec cat >&2)
 PIDS+=($!)
+# A blank 256 MiB scratch disk (/dev/vda in the guest): a real block device for io.max / io.stat tests.
+truncate -s 256M "$RUNDIR/scratch.img"
+
 CPU=host; [[ $ACCEL == tcg ]] && CPU="${FFRTMP_VM_TCG_CPU:-max}"
 QEMU=(qemu-system-x86_64
   -accel "$ACCEL" -cpu "$CPU" -smp "$CPUS" -m "$MEM"
@@ -123,6 +126,7 @@ QEMU=(qemu-system-x86_64
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
   -virtfs "local,path=$PROJECT,mount_tag=project,security_model=none,multidevs=remap"
   -device virtio-rng-pci
+  -drive "file=$RUNDIR/scratch.img,format=raw,if=virtio,cache=unsafe"
   -nic none
 )
 [[ -f /usr/share/qemu/qboot.rom ]] || unset 'QEMU[18]' 'QEMU[19]'  # fall back to SeaBIOS

@@ -23,7 +23,7 @@ die() { echo "[vm-setup] ERROR: $*" >&2; exit 1; }
 
 # Modules the guest needs, in the names modinfo uses; dependencies are resolved from each .ko's
 # "depends=" field and loaded first.
-WANTED_MODULES=(virtio_pci 9pnet_virtio 9p overlay virtio_rng virtio_console)
+WANTED_MODULES=(virtio_pci 9pnet_virtio 9p overlay virtio_rng virtio_console virtio_blk)
 
 # ---------------------------------------------------------------- host packages
 need_pkgs=()
