@@ -79,6 +79,7 @@ INITRD="$CACHE/initramfs-$KVER.cpio.gz"
 
 # ------------------------------------------------------------ run dir (in the project share)
 mkdir -p "$CACHE/run"
+find "$CACHE/run" -mindepth 1 -maxdepth 1 -mtime +1 -exec rm -rf {} + 2>/dev/null  # stale kept run dirs
 RUNDIR="$(mktemp -d "$CACHE/run/XXXXXXXX")"
 RUNREL="${RUNDIR#"$PROJECT"/}"
 [[ $RUNREL != "$RUNDIR" ]] || { echo "[ffrtmp-vm] cache dir $CACHE must be inside the project $PROJECT" >&2; exit 125; }
@@ -145,6 +146,7 @@ if [[ -f "$RUNDIR/status" ]]; then
   exit "$rc"
 fi
 KEEP_RUNDIR=1
+rm -f "$RUNDIR/scratch.img"
 if [[ $qrc -eq 124 || $qrc -eq 137 ]]; then
   echo "[ffrtmp-vm] VM TIMED OUT after ${TIMEOUT}s (FFRTMP_VM_TIMEOUT); logs in $RUNDIR" >&2
   rc=124
