@@ -1,4 +1,5 @@
 import { release } from 'node:os';
+import { cgroupChecks } from '../cgroup/doctor';
 import { loadNative } from '../native/load';
 import { selectObserver } from '../observer/select';
 
@@ -46,6 +47,11 @@ export function diagnose(): Diagnosis {
         ? { name: 'PIDFD_INFO_EXIT', ok: true, detail: 'available: exit status of attached (non-child) processes is known' }
         : { name: 'PIDFD_INFO_EXIT', ok: false, detail: 'missing', cost: 'attached processes end with exit=unknown', fix: 'run on Linux 6.15 or newer' },
     );
+  }
+  try {
+    checks.push(...cgroupChecks({ kernelRelease: kernel, clone3: caps ? caps.clone3 : null }));
+  } catch (e) {
+    checks.push({ name: 'cgroups', ok: false, detail: `could not inspect: ${(e as Error).message}` });
   }
   checks.push({ name: 'observer backend', ok: observer.backend === 'pidfd', detail: `${observer.backend}: ${observer.why}`,
     ...(observer.backend === 'pidfd' ? {} : { cost: 'exit detection by polling', fix: 'see the checks above' }) });

@@ -1,0 +1,101 @@
+/**
+ * The cgroup part of `ffrtmp doctor`: mode, CLONE_INTO_CGROUP, controllers and where they
+ * live, delegation, whether the default root is writable. Read-only: probes nothing by
+ * creating cgroups.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Check } from '../core/doctor';
+import { detectCgroups, resourceHome, type CgroupEnv, type Resource } from './detect';
+import { planRoots, type XattrReader } from './root';
+
+/** `6.1.0-56-amd64` → [6, 1]. */
+function kernelVersion(release: string): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+export interface CgroupDoctorInput {
+  kernelRelease: string;
+  /** clone3 exists (from the addon's capabilities); null when the addon is missing. */
+  clone3: boolean | null;
+  env?: CgroupEnv;
+  cgroupRoot?: string;
+  getxattr?: XattrReader;
+}
+
+export function cgroupChecks(input: CgroupDoctorInput): Check[] {
+  const env = input.env ?? detectCgroups();
+  const checks: Check[] = [];
+  const modeDetail: Record<string, string> = {
+    v2: `v2 (unified) at ${env.v2?.mountPoint}`,
+    hybrid: `hybrid: v1 controllers under ${path.dirname(env.v1[0]?.mountPoint ?? '/sys/fs/cgroup/x')}, v2 at ${env.v2?.mountPoint} (controllers there: ${env.v2?.controllers.join(' ') || 'none'})`,
+    v1: `v1 (legacy) under ${path.dirname(env.v1[0]?.mountPoint ?? '/sys/fs/cgroup/x')}`,
+    none: 'no usable cgroup filesystem',
+  };
+  checks.push(
+    env.mode === 'none'
+      ? { name: 'cgroup mode', ok: false, detail: modeDetail.none!, cost: 'no limits can be applied and no usage measured; runs with limits report cgroup_unavailable', fix: 'mount cgroup2 at /sys/fs/cgroup (or give the container its cgroup namespace)' }
+      : { name: 'cgroup mode', ok: true, detail: modeDetail[env.mode]! },
+  );
+
+  const [maj, min] = kernelVersion(input.kernelRelease);
+  const kernelHas = maj > 5 || (maj === 5 && min >= 7);
+  const intoOk = env.mode === 'v2' && kernelHas && input.clone3 === true;
+  checks.push(
+    intoOk
+      ? { name: 'CLONE_INTO_CGROUP', ok: true, detail: 'run starts the workload inside its cgroup at birth (clone3, Linux 5.7+, v2)' }
+      : {
+          name: 'CLONE_INTO_CGROUP',
+          ok: false,
+          detail: env.mode !== 'v2' ? `not usable: the controllers are not on cgroup v2 (${env.mode})` : !kernelHas ? `kernel ${input.kernelRelease} is older than 5.7` : 'clone3 unavailable (no addon, or seccomp)',
+          cost: 'the child writes its PID into cgroup.procs before exec instead: still race-free, but each write takes the global cgroup_threadgroup_rwsem (slower at high density)',
+          fix: env.mode !== 'v2' ? 'boot with cgroup v2 only (systemd.unified_cgroup_hierarchy=1)' : 'Linux 5.7+ with the native addon',
+        },
+  );
+
+  const plan = planRoots(env, { ...(input.cgroupRoot !== undefined ? { cgroupRoot: input.cgroupRoot } : {}), ...(input.getxattr ? { getxattr: input.getxattr } : {}) });
+  const names: Record<Resource, string> = { cpu: 'cpu (cpu.max, cpu.weight)', cpuacct: 'CPU accounting', memory: 'memory (memory.max, usage, OOM kills)', io: 'io (io.max)' };
+  for (const r of ['cpu', 'memory', 'io', 'cpuacct'] as Resource[]) {
+    const home = resourceHome(env, r);
+    if (home.kind === 'none') {
+      checks.push({ name: `controller ${names[r]}`, ok: false, detail: 'no hierarchy provides it', cost: r === 'cpuacct' ? 'no CPU seconds in usage' : `limits on ${r} are reported as limit_not_applied`, fix: r === 'io' ? 'enable the io/blkio controller' : `enable the ${r} controller` });
+      continue;
+    }
+    if (home.kind === 'v2' && home.controller !== null && plan.v2Root) {
+      // Available to the root's children only if enabled all the way down (or enable-able by us).
+      const ctlFile = path.join(fs.existsSync(plan.v2Root) ? plan.v2Root : path.dirname(plan.v2Root), 'cgroup.controllers');
+      let inRoot = true;
+      try {
+        inRoot = fs.readFileSync(ctlFile, 'utf8').split(/\s+/).includes(home.controller);
+      } catch {
+        /* unreadable: assume available */
+      }
+      checks.push(inRoot
+        ? { name: `controller ${names[r]}`, ok: true, detail: `v2, available at ${path.dirname(ctlFile)}` }
+        : { name: `controller ${names[r]}`, ok: false, detail: `v2, but not delegated to ${path.dirname(ctlFile)}`, cost: `limits on ${r} are reported as limit_not_applied`, fix: `Delegate=${home.controller} (systemd) or enable it in the parent's cgroup.subtree_control` });
+      continue;
+    }
+    checks.push({ name: `controller ${names[r]}`, ok: true, detail: home.kind === 'v2' ? 'v2 (built in)' : `v1 hierarchy ${home.hierarchy.mountPoint}` });
+  }
+
+  if (plan.refused) {
+    checks.push({ name: 'cgroup root', ok: false, detail: plan.refused.detail, cost: `runs with limits report ${plan.refused.reason}`, fix: plan.refused.reason === 'cgroup_not_delegated' ? 'run as a service with Delegate=yes (and DelegateSubgroup=), or choose --cgroup-root outside systemd units' : 'choose --cgroup-root inside a cgroup mount' });
+  } else {
+    const roots = [...(plan.v2Root && env.mode === 'v2' ? [plan.v2Root] : []), ...(plan.v1Rel !== null ? env.v1.filter((h) => ['cpu', 'cpuacct', 'memory', 'blkio'].some((c) => h.controllers.includes(c))).map((h) => path.join(h.mountPoint, plan.v1Rel!)) : [])];
+    const unwritable: string[] = [];
+    for (const r of roots) {
+      const probe = fs.existsSync(r) ? r : path.dirname(r);
+      try {
+        fs.accessSync(probe, fs.constants.W_OK);
+      } catch (e) {
+        unwritable.push(`${probe} (${(e as NodeJS.ErrnoException).code})`);
+      }
+    }
+    const where = `${roots.join(', ')} (${plan.source === 'delegated' ? 'delegated to us by systemd' : plan.source === 'flag' ? '--cgroup-root' : 'default'})`;
+    checks.push(unwritable.length === 0
+      ? { name: 'cgroup root', ok: true, detail: `writable: ${where}${plan.warnings.length ? `; ${plan.warnings.join('; ')}` : ''}` }
+      : { name: 'cgroup root', ok: false, detail: `not writable: ${unwritable.join(', ')}`, cost: 'runs with limits report cgroup_permission_denied; no usage numbers', fix: 'run as root, or as a systemd service with Delegate=yes' });
+  }
+  return checks;
+}
