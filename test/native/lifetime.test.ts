@@ -12,7 +12,7 @@ const SPAWN = (script: string) =>
 
 async function expectCleanExit(script: string, expectStdout?: string | RegExp) {
   const t0 = Date.now();
-  const r = await runNode(script, 8000);
+  const r = await runNode(script);
   const ms = Date.now() - t0;
   expect({ timedOut: r.timedOut, signal: r.signal, code: r.code, stderr: r.stderr }).toEqual({
     timedOut: false,
