@@ -27,9 +27,11 @@ const UNIT_RE = /\.(slice|service|scope|socket|mount|swap|device|target)$/;
  * Makes `controller` available to children of `parentDir`: writes `+controller` into
  * `cgroup.subtree_control` of each cgroup from `mountPoint` down to `parentDir` that lacks
  * it. Cgroups that already have it are not written. When systemd runs, a unit's cgroup
- * (`*.slice` etc.) that lacks it is not touched: it is systemd's, so we report instead.
+ * (`*.slice` etc.) above `ownedFrom` that lacks it is not touched: it is systemd's, so we
+ * report instead. `ownedFrom` (the job root) and below are ours: the root planner has already
+ * refused roots inside units that are not delegated to us.
  */
-export function enableController(mountPoint: string, parentDir: string, controller: string, systemd: boolean): EnableOutcome {
+export function enableController(mountPoint: string, parentDir: string, controller: string, systemd: boolean, ownedFrom: string = parentDir): EnableOutcome {
   const rel = path.relative(mountPoint, parentDir);
   const chain = [mountPoint, ...(rel === '' ? [] : rel.split(path.sep).map((_, i, a) => path.join(mountPoint, ...a.slice(0, i + 1))))];
   for (const dir of chain) {
@@ -42,7 +44,8 @@ export function enableController(mountPoint: string, parentDir: string, controll
     }
     if (current === null) return { controller, ok: false, failedAt: dir, errno: 'ENOENT', error: `${file} does not exist` };
     if (current.trim().split(/\s+/).includes(controller)) continue;
-    if (systemd && UNIT_RE.test(path.basename(dir))) {
+    const ours = dir === ownedFrom || dir.startsWith(ownedFrom + '/');
+    if (systemd && !ours && UNIT_RE.test(path.basename(dir))) {
       return { controller, ok: false, failedAt: dir, errno: 'EPERM', error: `${controller} is not enabled in systemd's ${dir} and we do not change systemd's cgroups (delegate the controller)` };
     }
     const avail = readTextOrNull(path.join(dir, 'cgroup.controllers'));

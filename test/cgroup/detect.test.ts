@@ -118,3 +118,37 @@ describe('where job cgroups live', () => {
     expect(leafNameFor('io')).toBe('io');
   });
 });
+
+describe('enabling controllers along the chain (a fake v2 tree of plain files)', () => {
+  it('writes +ctl where missing, never touches systemd units above our root, and may write our delegated unit', async () => {
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { enableController } = await import('../../src/cgroup/v2');
+    const m = fs.mkdtempSync(path.join(os.tmpdir(), 'fakecg-'));
+    const mk = (rel: string, controllers: string, subtree: string) => {
+      fs.mkdirSync(path.join(m, rel), { recursive: true });
+      fs.writeFileSync(path.join(m, rel, 'cgroup.controllers'), controllers + '\n');
+      fs.writeFileSync(path.join(m, rel, 'cgroup.subtree_control'), subtree + '\n');
+    };
+    try {
+      mk('', 'cpu memory', 'cpu memory');
+      mk('system.slice', 'cpu memory', 'memory');
+      mk('system.slice/ffrtmp.service', 'memory', '');
+      const unit = path.join(m, 'system.slice/ffrtmp.service');
+      // memory: enabled in the top and the slice already; our delegated unit gets +memory.
+      expect(enableController(m, unit, 'memory', true)).toEqual({ controller: 'memory', ok: true });
+      expect(fs.readFileSync(path.join(unit, 'cgroup.subtree_control'), 'utf8')).toBe('+memory');
+      // cpu: missing in systemd's slice: refused, the slice untouched.
+      const cpu = enableController(m, unit, 'cpu', true);
+      expect(cpu.ok).toBe(false);
+      expect(cpu.error).toMatch(/systemd/);
+      expect(fs.readFileSync(path.join(m, 'system.slice/cgroup.subtree_control'), 'utf8')).toBe('memory\n');
+      // io: not even available below the top: reported, nothing written.
+      mk('ffrtmp', 'cpu memory', '');
+      const io = enableController(m, path.join(m, 'ffrtmp'), 'io', false);
+      expect(io).toMatchObject({ ok: false, failedAt: m });
+    } finally {
+      fs.rmSync(m, { recursive: true, force: true });
+    }
+  });
+});
