@@ -18,7 +18,8 @@ const ctl = (() => {
 })();
 const d = isRoot && ctl.includes('cpu') && ctl.includes('memory') && fs.existsSync(CLI) ? describe : describe.skip;
 
-d('ffrtmp on cgroup v2 (built CLI)', () => {
+// Generous timeouts: under TCG emulation a node start alone takes seconds.
+d('ffrtmp on cgroup v2 (built CLI)', { timeout: 300_000 }, () => {
   const env = hostEnv();
   const rel = testRootName();
   const root = path.join('/sys/fs/cgroup', rel);
@@ -28,7 +29,7 @@ d('ffrtmp on cgroup v2 (built CLI)', () => {
   });
 
   it('run: born in the leaf with CLONE_INTO_CGROUP, limits verified, usage, leaf removed', async () => {
-    const r = await ffrtmp(['run', '--job-id', 'v2run', '--cgroup-root', root, '--cpu-max', '50000 100000', '--cpu-weight', '300', '--memory-max', '128M', '--json', '--', 'sh', '-c', 'i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done']);
+    const r = await ffrtmp(['run', '--job-id', 'v2run', '--cgroup-root', root, '--cpu-max', '50000 100000', '--cpu-weight', '300', '--memory-max', '128M', '--json', '--', 'sh', '-c', 'i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done'], { timeoutMs: 240_000 });
     const res = JSON.parse(r.stderr.split('\n').filter((l) => l.startsWith('{')).pop()!);
     expect(res.platform_sla_reason, JSON.stringify(res.cgroup)).toBe('completed_successfully');
     expect(res.cgroup.mode).toBe('v2');
@@ -42,7 +43,7 @@ d('ffrtmp on cgroup v2 (built CLI)', () => {
   });
 
   it('doctor reports v2, CLONE_INTO_CGROUP and the controllers', () => {
-    const r = spawnSync(process.execPath, [CLI, 'doctor', '--json'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [CLI, 'doctor', '--json'], { encoding: 'utf8', timeout: 240_000 });
     const diag = JSON.parse(r.stdout);
     const byName = Object.fromEntries(diag.checks.map((c: { name: string }) => [c.name, c]));
     expect(byName['cgroup mode'].detail).toMatch(/^v2/);

@@ -106,8 +106,13 @@ d('cgroup library on real cgroup v2', () => {
     const t0 = performance.now();
     await sleepMs(3000);
     const ratio = (job.readUsage().cpu_seconds! - c0) / ((performance.now() - t0) / 1000);
+    // The quota is a ceiling (0.2 plus a period of slack). On a loaded host (or under TCG)
+    // the loop may get less, so the floor is loose and the kernel's own throttle counter proves
+    // that the quota, not the host, held it back.
     expect(ratio).toBeLessThan(0.25);
-    expect(ratio).toBeGreaterThan(0.1);
+    expect(ratio).toBeGreaterThan(0.05);
+    const stat = fs.readFileSync(path.join(job.leaves[0]!.dir, 'cpu.stat'), 'utf8');
+    expect(Number(/nr_throttled (\d+)/.exec(stat)![1])).toBeGreaterThan(0);
   });
 
   it('memory.max OOM-kills an allocator: memory.events oom_kill and memory.peak', async () => {

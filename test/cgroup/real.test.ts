@@ -77,9 +77,12 @@ d('cgroup library on real v1 cgroups', () => {
     const c1 = job.readUsage().cpu_seconds!;
     const wall = (performance.now() - t0) / 1000;
     const ratio = (c1 - c0) / wall;
-    // The quota is a ceiling (0.2 plus one period of slack); the floor allows for a busy host.
+    // The quota is a ceiling (0.2 plus a period of slack). On a loaded host the loop may get
+    // less, so the floor is loose and the kernel's throttle counter proves the quota held it.
     expect(ratio).toBeLessThan(0.25);
-    expect(ratio).toBeGreaterThan(0.1);
+    expect(ratio).toBeGreaterThan(0.05);
+    const cpuLeaf = job.leaves.find((l) => l.controllers.includes('cpu'))!.dir;
+    expect(Number(/nr_throttled (\d+)/.exec(fs.readFileSync(path.join(cpuLeaf, 'cpu.stat'), 'utf8'))![1])).toBeGreaterThan(0);
     process.kill(-child.pid, 'SIGKILL');
     await child.watch.exited;
     const removal = await job.remove();
