@@ -39,12 +39,15 @@ done
 
 RUN=""
 for a in $(cat /proc/cmdline); do
-  case "$a" in ffrtmp.run=*) RUN="${a#ffrtmp.run=}" ;; esac
+  case "$a" in
+    ffrtmp.run=*) RUN="${a#ffrtmp.run=}" ;;
+    ffrtmp.pcache=*) PROJECT_CACHE="${a#ffrtmp.pcache=}" ;;
+  esac
 done
 [ -n "$RUN" ] || fail "no ffrtmp.run= on the kernel command line"
 
 MOPT="trans=virtio,version=9p2000.L,msize=262144"
-mount -t 9p -o "$MOPT,cache=mmap" project /project || fail "cannot mount the 'project' 9p share"
+mount -t 9p -o "$MOPT,cache=${PROJECT_CACHE:-mmap}" project /project || fail "cannot mount the 'project' 9p share"
 RUNDIR="/project/$RUN"
 [ -f "$RUNDIR/config" ] || fail "missing $RUNDIR/config"
 . "$RUNDIR/config"   # sets PROJECT_PATH

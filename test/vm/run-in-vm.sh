@@ -11,7 +11,8 @@
 #      FFRTMP_VM_ALLOW_TCG=1 (allow slow software emulation without KVM), FFRTMP_VM_CGROUP (leaf cgroup
 #      to run the command in, default: the root cgroup), FFRTMP_VM_KEEP=1 (keep .vm/run/<id>),
 #      FFRTMP_VM_PASSENV (extra space-separated env var names to pass into the guest),
-#      FFRTMP_VM_APPEND (extra kernel command-line arguments).
+#      FFRTMP_VM_APPEND (extra kernel command-line arguments), FFRTMP_VM_PROJECT_CACHE (9p cache mode of
+#      the project share: loose (default, fast) or mmap/none (coherent with host-side changes)).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,7 +22,7 @@ TIMEOUT="${FFRTMP_VM_TIMEOUT:-900}"
 MEM="${FFRTMP_VM_MEM:-2G}"
 CPUS="${FFRTMP_VM_CPUS:-2}"
 
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
   case "$1" in
     --timeout) TIMEOUT="$2"; shift 2 ;;
@@ -119,7 +120,7 @@ QEMU=(qemu-system-x86_64
   -machine pc -nodefaults -no-user-config -display none -vga none -no-reboot
   -bios /usr/share/qemu/qboot.rom
   -kernel "$KERNEL" -initrd "$INITRD"
-  -append "console=ttyS0 quiet panic=-1 ${FFRTMP_VM_APPEND:-} ffrtmp.run=$RUNREL"
+  -append "console=ttyS0 quiet panic=-1 ${FFRTMP_VM_APPEND:-} ffrtmp.run=$RUNREL ffrtmp.pcache=${FFRTMP_VM_PROJECT_CACHE:-loose}"
   -serial "file:$RUNDIR/console.log"
   -device virtio-serial-pci
   -chardev "file,id=out,path=/proc/self/fd/3" -device virtserialport,chardev=out,name=out
