@@ -1,10 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..');
 /** The built CLI: tests run what users run (`npm test` builds first). */
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+
+/**
+ * Every CLI run in the tests journals into a private state dir (not the machine's
+ * /var/lib/ffrtmp), removed when the test process exits. Tests that care pass their own.
+ */
+export const TEST_STATE_DIR = mkdtempSync(join(tmpdir(), 'ffrtmp-test-state-'));
+process.on('exit', () => rmSync(TEST_STATE_DIR, { recursive: true, force: true }));
+const BASE_ENV = { FFRTMP_STATE_DIR: TEST_STATE_DIR };
 
 export interface CliRun {
   code: number | null;
@@ -17,7 +26,7 @@ export interface CliRun {
 export function ffrtmp(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...opts.env },
+      env: { ...process.env, ...BASE_ENV, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -36,7 +45,7 @@ export function ffrtmp(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutM
 
 /** Starts the built `ffrtmp` without waiting (for signal and crash tests). */
 export function startFfrtmp(args: string[], env?: NodeJS.ProcessEnv): ChildProcess & { output(): { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d) => (stdout += d));

@@ -30,7 +30,7 @@ export function notPersistedLines(recorder: JournalRecorder, journal: Journal, j
   for (const id of jobIds) {
     const p = recorder.persistence(id);
     if (p.result) continue;
-    const why = p.error ? `${p.error.code ?? p.error.op}: ${p.error.message}` : 'not written';
+    const why = p.error ? p.error.message : 'not written';
     out.push(`ffrtmp: the Result of job ${id} was NOT persisted to the journal in ${journal.dir} (${why})`);
   }
   return out;

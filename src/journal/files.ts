@@ -49,3 +49,27 @@ export function listJournalFiles(dir: string): string[] {
   if (names.includes(CURRENT_FILE)) out.push(path.join(dir, CURRENT_FILE));
   return out;
 }
+
+/**
+ * `mkdir -p` that always terminates. Node's own `mkdirSync(dir, { recursive: true })` spins
+ * forever on a path whose parent refuses new entries with ENOENT (anything under /proc, say
+ * `--state-dir /proc/x`): it keeps re-creating the existing parent and retrying. Here each
+ * component is tried once, parents first, and the first real error is thrown.
+ */
+export function makeDirs(dir: string, mode: number): void {
+  const missing: string[] = [];
+  let p = path.resolve(dir);
+  while (!fs.existsSync(p)) {
+    missing.push(p);
+    const parent = path.dirname(p);
+    if (parent === p) break;
+    p = parent;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}

@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Result } from '../core/result';
-import { CURRENT_FILE, listJournalFiles, isRotatedFileName, rotatedFileName } from './files';
+import { CURRENT_FILE, isRotatedFileName, listJournalFiles, makeDirs, rotatedFileName } from './files';
 import { ownIdentity } from './identity';
 import {
   JOURNAL_RECORD_VERSION,
@@ -114,7 +114,7 @@ export class Journal {
       return this.fail(toJournalError('serialize', this.file, err));
     }
     try {
-      fs.mkdirSync(this.dir, { recursive: true, mode: DIR_MODE });
+      makeDirs(this.dir, DIR_MODE);
     } catch (err) {
       return this.fail(toJournalError('mkdir', this.dir, err));
     }
@@ -218,7 +218,7 @@ export class Journal {
    */
   checkWritable(): { writable: true } | { writable: false; error: JournalError } {
     try {
-      fs.mkdirSync(this.dir, { recursive: true, mode: DIR_MODE });
+      makeDirs(this.dir, DIR_MODE);
       fs.accessSync(this.dir, fs.constants.W_OK);
       if (fs.existsSync(this.file)) fs.accessSync(this.file, fs.constants.W_OK);
       return { writable: true };

@@ -20,6 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { makeDirs } from '../journal/files';
 import { isSameProcessAlive, ownIdentity } from '../journal/identity';
 import type { ProcessIdentity } from '../journal/types';
 
@@ -81,7 +82,7 @@ export function claimOrphan(
   const owner = opts.owner ?? ownIdentity();
   const isAlive = opts.isAlive ?? ((id: ProcessIdentity) => isSameProcessAlive(id));
   const dir = claimsDir(stateDir);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+  makeDirs(dir, 0o750);
   const body: Claim = { run_id: runId, job_id: jobId, owner, at: new Date().toISOString() };
   const tmp = path.join(dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   fs.writeFileSync(tmp, JSON.stringify(body) + '\n', { mode: 0o640 });

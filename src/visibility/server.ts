@@ -17,10 +17,10 @@
  * `close()` stops everything. It never touches a workload.
  */
 import { EventEmitter } from 'node:events';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UsageError } from '../core/errors';
+import { makeDirs } from '../journal/files';
 import { JournalFollower, type FollowerStats } from '../journal/follower';
 import { Journal } from '../journal/journal';
 import type { JournalProblem } from '../journal/reader';
@@ -130,7 +130,7 @@ export async function startServer(opts: ServeOptions): Promise<ServerHandle> {
     emitter.emit('problem', p);
   };
   try {
-    fs.mkdirSync(journal.dir, { recursive: true, mode: 0o750 });
+    makeDirs(journal.dir, 0o750);
   } catch {
     /* read-only or missing parent: follow by polling; /health says not writable */
   }

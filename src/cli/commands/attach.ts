@@ -3,7 +3,8 @@ import { attach } from '../../core/attach';
 import { addCgroupOptions, governanceFromFlags, type CgroupFlagValues } from '../cgroup-options';
 import { attachExitCode } from '../exit-codes';
 import { collect, parsePid } from '../options';
-import { resultJson, summaryLine } from '../render';
+import { formatSummary, logFormatOption, notPersistedLines, openJournal, stateDirOption, type LogFormat } from '../journal-options';
+import { resultJson } from '../render';
 import { onDetachSignals } from '../signals';
 
 interface AttachOptions extends CgroupFlagValues {
@@ -11,6 +12,8 @@ interface AttachOptions extends CgroupFlagValues {
   jobId?: string[];
   intent?: string;
   json?: boolean;
+  stateDir?: string;
+  logFormat: LogFormat;
 }
 
 /**
@@ -25,8 +28,12 @@ export function attachCommand(): Command {
     .option('--job-id <id>', 'job id, one per --pid in the same order (generated when absent)', collect)
     .option('--intent <intent>', 'label for the jobs, e.g. production or test')
     .option('--json', 'print each Result as one JSON line on stdout')
+    .addOption(stateDirOption())
+    .addOption(logFormatOption())
     .action(async (opts: AttachOptions) => {
       const governance = governanceFromFlags(opts);
+      const journal = openJournal(opts.stateDir);
+      const recorder = journal.recorder();
       const detach = onDetachSignals();
       try {
         const results = await attach({
@@ -35,8 +42,10 @@ export function attachCommand(): Command {
           intent: opts.intent,
           signal: detach.signal,
           governance,
+          recorder,
           onResult: (r) => {
-            process.stderr.write(`${summaryLine(r)}\n`);
+            process.stderr.write(`${formatSummary(r, opts.logFormat)}\n`);
+            for (const line of notPersistedLines(recorder, journal, [r.job_id])) process.stderr.write(`${line}\n`);
             if (opts.json) process.stdout.write(`${resultJson(r)}\n`);
           },
         });

@@ -5,7 +5,8 @@ import { run } from '../../core/run';
 import { UsageError } from '../../core/errors';
 import { addCgroupOptions, governanceFromFlags, type CgroupFlagValues } from '../cgroup-options';
 import { runExitCode } from '../exit-codes';
-import { resultJson, summaryLine, writeResultFile } from '../render';
+import { formatSummary, logFormatOption, notPersistedLines, openJournal, stateDirOption, type LogFormat } from '../journal-options';
+import { resultJson, writeResultFile } from '../render';
 import { onDetachSignals } from '../signals';
 
 interface RunOptions extends CgroupFlagValues {
@@ -14,6 +15,8 @@ interface RunOptions extends CgroupFlagValues {
   workdir?: string;
   json?: boolean;
   resultFile?: string;
+  stateDir?: string;
+  logFormat: LogFormat;
 }
 
 /**
@@ -30,6 +33,8 @@ export function runCommand(rawArgs: readonly string[]): Command {
     .option('--workdir <dir>', 'directory the workload starts in')
     .option('--json', 'also print the Result as one JSON line on stderr, after the summary line')
     .option('--result-file <path>', 'write the Result as JSON to this file (atomically)')
+    .addOption(stateDirOption())
+    .addOption(logFormatOption())
     .argument('[command...]', 'the workload, after --')
     .passThroughOptions()
     .action(async (command: string[], opts: RunOptions) => {
@@ -41,13 +46,16 @@ export function runCommand(rawArgs: readonly string[]): Command {
       if (opts.resultFile !== undefined) checkWritableTarget(opts.resultFile);
       const governance = governanceFromFlags(opts);
 
+      const journal = openJournal(opts.stateDir);
+      const recorder = journal.recorder();
       const detach = onDetachSignals();
       try {
         const result = await run({
           command: file, args, jobId: opts.jobId, intent: opts.intent, workdir: opts.workdir, signal: detach.signal,
-          governance,
+          governance, recorder,
         });
-        process.stderr.write(`${summaryLine(result)}\n`);
+        process.stderr.write(`${formatSummary(result, opts.logFormat)}\n`);
+        for (const line of notPersistedLines(recorder, journal, [result.job_id])) process.stderr.write(`${line}\n`);
         if (opts.json) process.stderr.write(`${resultJson(result)}\n`);
         if (result.spawn_error) process.stderr.write(`ffrtmp: cannot start ${file}: ${result.spawn_error.message}\n`);
         if (opts.resultFile !== undefined) {
