@@ -10,9 +10,9 @@ import { nativeDisabled, runNode } from './helpers';
 const SPAWN = (script: string) =>
   `addon.spawn({ candidates: ['/bin/sh'], argv: ['sh', '-c', ${JSON.stringify(script)}], envp: [], cwd: null, cgroupFd: -1, cgroupProcsPaths: [] })`;
 
-async function expectCleanExit(script: string, expectStdout?: string | RegExp) {
+async function expectCleanExit(script: string, expectStdout?: string | RegExp, timeoutMs?: number) {
   const t0 = Date.now();
-  const r = await runNode(script);
+  const r = await runNode(script, timeoutMs);
   const ms = Date.now() - t0;
   expect({ timedOut: r.timedOut, signal: r.signal, code: r.code, stderr: r.stderr }).toEqual({
     timedOut: false,
@@ -129,16 +129,17 @@ describe.skipIf(nativeDisabled)('the process exits by itself', () => {
         // sleep itself, not sh -c: a grandchild would keep our stdout pipe open after the kill
         const long = addon.spawn({ candidates: ['/bin/sleep'], argv: ['sleep', '5'], envp: [], cwd: null, cgroupFd: -1, cgroupProcsPaths: [] });
         addon.watch(long.pidfd, 0);
-        for (let i = 1; i <= 20; i++) addon.watch(spawnOne('exit 0').pidfd, i);
+        for (let i = 1; i <= 8; i++) addon.watch(spawnOne('exit 0').pidfd, i);
         parentPort.postMessage(long.pid);\`;
       let done = 0;
-      const N = 6;
+      const N = 4;
       for (let i = 0; i < N; i++) {
         const w = new Worker(code, { eval: true });
         w.on('message', (pid) => { process.kill(pid, 'SIGKILL'); setTimeout(() => w.terminate(), i % 3); });
         w.on('exit', () => { if (++done === N) console.log('all workers gone'); });
       }`,
       /all workers gone\n/,
+      60_000, // emulated VMs need ~30 s for this one
     );
-  });
+  }, 90_000);
 });
