@@ -54,7 +54,8 @@ export function cgroupChecks(input: CgroupDoctorInput): Check[] {
         },
   );
 
-  const plan = planRoots(env, { ...(input.cgroupRoot !== undefined ? { cgroupRoot: input.cgroupRoot } : {}), ...(input.getxattr ? { getxattr: input.getxattr } : {}) });
+  const root = input.cgroupRoot ?? (process.env.FFRTMP_CGROUP_ROOT || undefined);
+  const plan = planRoots(env, { ...(root !== undefined ? { cgroupRoot: root } : {}), ...(input.getxattr ? { getxattr: input.getxattr } : {}) });
   const names: Record<Resource, string> = { cpu: 'cpu (cpu.max, cpu.weight)', cpuacct: 'CPU accounting', memory: 'memory (memory.max, usage, OOM kills)', io: 'io (io.max)' };
   for (const r of ['cpu', 'memory', 'io', 'cpuacct'] as Resource[]) {
     const home = resourceHome(env, r);

@@ -28,11 +28,22 @@ export interface GovernanceOptions {
   getxattr?: XattrReader;
 }
 
+/**
+ * `FFRTMP_CGROUP_ROOT` in the environment is the default for `--cgroup-root` (test suites
+ * point it at a private root; operators may set it in a unit file).
+ */
+export function effectiveRoot(opts: GovernanceOptions): string | undefined {
+  if (opts.cgroupRoot !== undefined) return opts.cgroupRoot;
+  const env = process.env.FFRTMP_CGROUP_ROOT;
+  return env !== undefined && env !== '' ? env : undefined;
+}
+
 /** Throws UsageError for what can be known wrong before anything starts. */
 export function checkGovernanceInput(jobId: string, opts: GovernanceOptions = {}): void {
   if (opts.enabled === false) return;
   leafNameFor(jobId);
-  if (opts.cgroupRoot !== undefined) checkRootFlag(opts.cgroupRoot);
+  const root = effectiveRoot(opts);
+  if (root !== undefined) checkRootFlag(root);
 }
 
 /** What goes into the Result. */
@@ -53,12 +64,13 @@ export class Governance {
   static create(jobId: string, mode: 'run' | 'attach', opts: GovernanceOptions = {}, attachPid?: number): Governance {
     const limits = opts.limits ?? {};
     if (opts.enabled === false) return new Governance(null, hasLimits(limits), null);
+    const cgroupRoot = effectiveRoot(opts);
     try {
       const job = JobCgroup.create({
         jobId,
         limits,
         mode,
-        ...(opts.cgroupRoot !== undefined ? { cgroupRoot: opts.cgroupRoot } : {}),
+        ...(cgroupRoot !== undefined ? { cgroupRoot } : {}),
         ...(opts.env !== undefined ? { env: opts.env } : {}),
         ...(opts.getxattr !== undefined ? { getxattr: opts.getxattr } : {}),
         ...(attachPid !== undefined ? { attachPid } : {}),

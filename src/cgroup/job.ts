@@ -124,6 +124,43 @@ export class JobCgroup {
     return job;
   }
 
+  /**
+   * The job cgroup of a job this process did not create (recover/serve adopting an orphan
+   * from the journal): finds the existing leaves for `jobId` under the same roots, creates
+   * nothing, writes nothing. `readUsage()` and `remove()` then work as for our own job.
+   */
+  static open(opts: { jobId: string; mode: 'run' | 'attach'; cgroupRoot?: string; env?: CgroupEnv; getxattr?: XattrReader }): JobCgroup {
+    const leafName = leafNameFor(opts.jobId);
+    if (opts.cgroupRoot !== undefined) checkRootFlag(opts.cgroupRoot);
+    const env = opts.env ?? detectCgroups();
+    const plan = planRoots(env, { cgroupRoot: opts.cgroupRoot, getxattr: opts.getxattr });
+    const job = new JobCgroup(opts.jobId, {}, opts.mode, env, plan);
+    if (plan.refused) return job;
+    const seen = new Set<string>();
+    for (const r of ['cpu', 'cpuacct', 'memory', 'io'] as Resource[]) {
+      const home = resourceHome(env, r);
+      if (home.kind === 'none') continue;
+      const mountPoint = home.hierarchy.mountPoint;
+      const dir = home.kind === 'v2' ? path.join(plan.v2Root ?? path.join(mountPoint, 'ffrtmp'), leafName) : path.join(mountPoint, plan.v1Rel ?? 'ffrtmp', leafName);
+      const existing = job.leaves.find((l) => l.dir === dir);
+      if (existing) {
+        (existing.resources as Resource[]).push(r);
+        continue;
+      }
+      if (seen.has(dir)) continue;
+      seen.add(dir);
+      let isDir = false;
+      try {
+        isDir = fs.lstatSync(dir).isDirectory();
+      } catch {
+        isDir = false;
+      }
+      if (!isDir) continue;
+      job.leaves.push({ kind: home.kind, mountPoint, dir, controllers: home.kind === 'v1' ? [...home.hierarchy.controllers] : [], resources: [r], governs: false, created: false, reused: true, usable: true });
+    }
+    return job;
+  }
+
   private problem(reason: CgroupReason, detail: string, violation: boolean, file?: string): void {
     this.problems.push({ reason, detail, violation, ...(file !== undefined ? { file } : {}) });
   }

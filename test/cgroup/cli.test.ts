@@ -93,6 +93,13 @@ d('cgroup flags on run and attach (built CLI)', () => {
     expect(res.usage).toEqual({ cpu_seconds: null, memory_peak_bytes: null, oom_kills: null, since: 'start' });
   });
 
+  it('FFRTMP_CGROUP_ROOT is the default --cgroup-root', async () => {
+    const r = await ffrtmp(['run', '--job-id', 'env-root', '--memory-max', '64M', '--json', '--', 'true'], { env: { FFRTMP_CGROUP_ROOT: root } });
+    const res = resultOf(r.stderr);
+    expect(res.cgroup.root_source).toBe('flag');
+    expect(res.cgroup.leaves.every((l: { dir: string }) => l.dir.includes(`/${rel}/env-root`))).toBe(true);
+  });
+
   it('no limits and no cgroup possible is not a violation', async () => {
     const r = await ffrtmp(['run', '--cgroup-root', '/tmp', '--json', '--', 'true']);
     const res = resultOf(r.stderr);

@@ -231,6 +231,19 @@ d('cgroup library on real v1 cgroups', () => {
     expect(c.warnings.join()).toMatch(/reused/);
   });
 
+  it('open(): a later process (recover) finds an orphan\'s leaves, reads its usage and removes them', async () => {
+    const job = create('orphan', parseLimits({ memoryMax: '64M', cpuWeight: '100' }));
+    const child = await runIn(job, 'sh', ['-c', 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done']);
+    await child.watch.exited;
+    const later = JobCgroup.open({ jobId: 'orphan', mode: 'run', cgroupRoot: root, env });
+    expect(later.leaves.map((l) => l.dir).sort()).toEqual(job.leaves.map((l) => l.dir).sort());
+    const u = later.readUsage();
+    expect(u.cpu_seconds).toBeGreaterThan(0);
+    expect(u.memory_peak_bytes).toBeGreaterThan(0);
+    expect((await later.remove()).removed).toBe(true);
+    expect(JobCgroup.open({ jobId: 'orphan', mode: 'run', cgroupRoot: root, env }).leaves).toEqual([]);
+  });
+
   it('bad job ids and bad limits are rejected before anything is created', () => {
     for (const id of ['../escape', 'a/b', '', '.', '..', 'x'.repeat(129), 'tab\there', 'nul\0', 'cgroup.procs', 'tasks']) {
       expect(() => JobCgroup.create({ jobId: id, limits: {}, mode: 'run', cgroupRoot: root, env })).toThrow(UsageError);
