@@ -1,5 +1,5 @@
 /**
- * Real cgroup v2 (run inside the VM: `test/vm/run-in-vm.sh -- npx vitest run test/cgroup-v2`).
+ * Real cgroup v2 (run inside the VM, see test/cgroup-v2/vitest.config.mts).
  * Skipped unless /sys/fs/cgroup is a v2 mount whose cgroup.controllers lists cpu and memory.
  * Everything lives under /sys/fs/cgroup/ffrtmp-test-<hex> and is removed in afterAll.
  */
