@@ -1,7 +1,6 @@
 /**
  * `ffrtmp run` / `attach` writing the journal, end to end through the built CLI: 50 concurrent
- * runs, kill -9 of a real wrapper then `ffrtmp recover`, a read-only state dir. Active once
- * run/attach have `--state-dir` (the journal wiring); skipped loudly before that.
+ * runs, kill -9 of a real wrapper then `ffrtmp recover`, a read-only state dir.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -11,9 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readJournal } from '../../src/journal/reader';
 import { CLI, exited, ffrtmp, killQuietly, startFfrtmp, SUMMARY_LINE, waitFor } from '../helpers';
 
-const runHelp = spawnSync(process.execPath, [CLI, 'run', '--help'], { encoding: 'utf8' }).stdout ?? '';
-const WIRED = runHelp.includes('--state-dir');
-if (!WIRED) console.warn('\n*** SKIPPING run/attach journal end-to-end tests: `ffrtmp run` has no --state-dir yet ***\n');
 const canUnshare = spawnSync('unshare', ['-m', 'true'], { stdio: 'ignore' }).status === 0;
 
 let work: string;
@@ -23,7 +19,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 const newDir = (): string => fs.mkdtempSync(path.join(work, 'state-'));
 
-describe.skipIf(!WIRED)('ffrtmp run/attach write the journal', () => {
+describe('ffrtmp run/attach write the journal', () => {
   it('one started and one result line per run; the exit status is the workload\'s', async () => {
     const dir = newDir();
     const r = await ffrtmp(['run', '--state-dir', dir, '--job-id', 'j1', '--', 'sh', '-c', 'exit 3']);
