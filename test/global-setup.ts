@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectCgroups } from '../src/cgroup/detect';
+import { cleanupRoot } from './cgroup/support';
 
 /**
  * One private cgroup root for the whole test run: every `ffrtmp run/attach` a test starts (and
@@ -18,36 +18,8 @@ export default function setup(): (() => Promise<void>) | undefined {
   const base = mem?.mountPoint ?? env.v2?.mountPoint;
   if (base === undefined) return undefined; // no cgroups: the tests say so themselves
   process.env.FFRTMP_CGROUP_ROOT = path.join(base, rel);
-  const tops = [...env.v1.map((h) => path.join(h.mountPoint, rel)), ...(env.v2 ? [path.join(env.v2.mountPoint, rel)] : [])];
-
   return async () => {
-    const leftovers: string[] = [];
-    for (const top of new Set(tops)) {
-      if (!fs.existsSync(top)) continue;
-      const dirs: string[] = [];
-      const walk = (d: string): void => {
-        for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
-        dirs.push(d); // children before parents
-      };
-      walk(top);
-      for (const d of dirs) {
-        // Test workloads killed at the end may still be zombies waiting for PID 1 (seen: seconds).
-        for (let i = 0; ; i++) {
-          try {
-            fs.rmdirSync(d);
-            break;
-          } catch (e) {
-            const code = (e as NodeJS.ErrnoException).code;
-            if (code === 'ENOENT') break;
-            if (i >= 100) {
-              leftovers.push(`${d} (${code})`);
-              break;
-            }
-            await new Promise((r) => setTimeout(r, 100));
-          }
-        }
-      }
-    }
+    const leftovers = await cleanupRoot(env, rel);
     if (leftovers.length > 0) console.warn(`test cgroups left behind:\n  ${leftovers.join('\n  ')}`);
   };
 }
