@@ -8,6 +8,7 @@ export default defineConfig({
   test: {
     include: ['test/cgroup-v2/**/*.test.ts'],
     pool: 'forks',
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
