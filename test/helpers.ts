@@ -134,3 +134,21 @@ export function catches(pid: number, signo: number): boolean {
     return false;
   }
 }
+
+/**
+ * Resolves once a wrapper has written the `started` record of `pid` to the test journal: it is
+ * attached and waiting (the same for both observer backends). Use it before making a target exit,
+ * so a slow wrapper start cannot turn into "process does not exist".
+ */
+export function waitStarted(pid: number, timeoutMs = 60_000): Promise<true> {
+  const file = join(TEST_STATE_DIR, 'journal.jsonl');
+  return waitFor(() => {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return false;
+    }
+    return text.split('\n').some((l) => l.startsWith('{"type":"started"') && l.includes(`"pid":${pid},`)) || false;
+  }, timeoutMs);
+}

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../../src/native/load';
-import { SUMMARY_LINE, exited, ffrtmp, killQuietly, parseJsonLines } from '../helpers';
+import { SUMMARY_LINE, exited, ffrtmp, killQuietly, parseJsonLines, startFfrtmp, waitStarted, type CliRun } from '../helpers';
 
 const caps = (() => {
   const n = loadNative();
@@ -14,10 +14,25 @@ function target(script: string): { pid: number; done: Promise<unknown> } {
   return { pid: child.pid as number, done: exited(child) };
 }
 
+/** A target that runs `script` only once released (after the wrapper has attached it). */
+function gatedTarget(script: string): { pid: number; go(): void; done: Promise<unknown> } {
+  const child = spawn('sh', ['-c', `read go; ${script}`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  return { pid: child.pid as number, go: () => child.stdin!.end('go\n'), done: exited(child) };
+}
+
+/** `ffrtmp attach` on gated targets: releases them once every one is attached, waits for the wrapper. */
+async function attachGated(ts: ReturnType<typeof gatedTarget>[], args: string[], env?: NodeJS.ProcessEnv): Promise<CliRun> {
+  const wrapper = startFfrtmp(['attach', ...ts.flatMap((t) => ['--pid', String(t.pid)]), ...args], env);
+  for (const t of ts) await waitStarted(t.pid);
+  for (const t of ts) t.go();
+  const { code, signal } = await exited(wrapper);
+  return { code, signal, ...wrapper.output() };
+}
+
 describe('ffrtmp attach', () => {
   it('a non-child that exits 7 reports exit_code 7 from pidfd_info (Linux 6.15+)', async () => {
-    const t = target('sleep 2; exit 7');
-    const r = await ffrtmp(['attach', '--pid', String(t.pid), '--job-id', 'seven', '--json']);
+    const t = gatedTarget('sleep 0.2; exit 7');
+    const r = await attachGated([t], ['--job-id', 'seven', '--json']);
     expect(r.code).toBe(0);
     const [res] = parseJsonLines(r.stdout);
     if (!caps?.pidfdInfoExit) {
@@ -33,8 +48,8 @@ describe('ffrtmp attach', () => {
   });
 
   it('many PIDs in one process: one line per PID as each exits, in exit order', async () => {
-    const ts = [target('sleep 3; exit 3'), target('sleep 2; exit 1'), target('sleep 2.5; exit 0')];
-    const r = await ffrtmp(['attach', ...ts.flatMap((t) => ['--pid', String(t.pid)]), '--json']);
+    const ts = [gatedTarget('sleep 1; exit 3'), gatedTarget('exit 1'), gatedTarget('sleep 0.5; exit 0')];
+    const r = await attachGated(ts, ['--json']);
     expect(r.code).toBe(0);
     const results = parseJsonLines(r.stdout);
     expect(results.map((x) => x.pid)).toEqual([ts[1]!.pid, ts[2]!.pid, ts[0]!.pid]);
@@ -43,8 +58,8 @@ describe('ffrtmp attach', () => {
   });
 
   it('the polling fallback observes too, with the exit unknown', async () => {
-    const t = target('sleep 2; exit 7');
-    const r = await ffrtmp(['attach', '--pid', String(t.pid), '--json'], { env: { FFRTMP_OBSERVER: 'polling' } });
+    const t = gatedTarget('sleep 0.2; exit 7');
+    const r = await attachGated([t], ['--json'], { FFRTMP_OBSERVER: 'polling' });
     expect(r.code).toBe(0);
     expect(parseJsonLines(r.stdout)[0]).toMatchObject({ exit_code: null, exit_source: 'unknown', platform_sla_reason: 'observed_to_completion' });
     expect(r.stderr).toMatch(/exit=unknown/);
