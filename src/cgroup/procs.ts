@@ -12,6 +12,7 @@
  * /proc/<pid>/stat), taken when the reference was made.
  */
 import * as fs from 'node:fs';
+import { pidfdPid, readProcStat } from '../observer/procfs';
 import { parseProcCgroup, type ProcCgroupEntry } from './detect';
 
 export interface ProcessRef {
@@ -22,30 +23,12 @@ export interface ProcessRef {
   readonly startTime?: string;
 }
 
-/** `Pid:` from /proc/self/fdinfo/<pidfd>: the PID, -1 when reaped, null when unreadable. */
-export function pidfdPid(pidfd: number): number | null {
-  try {
-    const text = fs.readFileSync(`/proc/self/fdinfo/${pidfd}`, 'utf8');
-    const m = /^Pid:\s*(-?\d+)/m.exec(text);
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
+export { pidfdPid };
 
-/** State letter and start time from /proc/<pid>/stat (comm may contain spaces and parentheses). */
-export function procStat(pid: number): { state: string; startTime: string } | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  const close = text.lastIndexOf(')');
-  if (close < 0) return null;
-  const fields = text.slice(close + 2).split(' ');
-  // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
-  return { state: fields[0] ?? '?', startTime: fields[19] ?? '' };
+/** State letter and start time from /proc/<pid>/stat (one parser: observer/procfs). */
+function procStat(pid: number): { state: string; startTime: string } | null {
+  const st = readProcStat(pid);
+  return st === null ? null : { state: st.state || '?', startTime: st.startTimeTicks };
 }
 
 /** A reference for a PID we have no pidfd for (captures the start time now). */

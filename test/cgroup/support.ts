@@ -89,6 +89,7 @@ export function transpileCgroupLib(): string {
     ...fs.readdirSync(path.join(SRC, 'cgroup')).filter((f) => f.endsWith('.ts')).map((f) => `cgroup/${f}`),
     'core/errors.ts',
     'core/job-id.ts',
+    'observer/procfs.ts',
   ];
   for (const rel of files) {
     const { outputText } = ts.transpileModule(fs.readFileSync(path.join(SRC, rel), 'utf8'), {
@@ -152,4 +153,23 @@ export function descendants(pid: number): number[] {
 
 export function sleepMs(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * afterEach of the real-cgroup suites: SIGKILL what a test started (the whole process group of
+ * a native spawn, which is its own session) and remove the job cgroups it created.
+ */
+export async function endTestProcessesAndJobs(
+  started: { pid?: number; kill?: (s: NodeJS.Signals) => boolean; watch?: unknown }[],
+  jobs: { remove(o: { attempts: number; delayMs: number }): Promise<unknown> }[],
+): Promise<void> {
+  for (const c of started.splice(0)) {
+    try {
+      if ('watch' in c) process.kill(-(c.pid as number), 'SIGKILL');
+      else c.kill?.('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  for (const j of jobs.splice(0)) await j.remove({ attempts: 50, delayMs: 50 });
 }
