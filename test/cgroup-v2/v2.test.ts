@@ -11,7 +11,7 @@ import { JobCgroup } from '../../src/cgroup/job';
 import { parseLimits, type Limits } from '../../src/cgroup/limits';
 import { selectObserver } from '../../src/observer/select';
 import type { SpawnedChild } from '../../src/observer/types';
-import { cleanupRoot, descendants, hostEnv, isRoot, nothingUnder, sleepMs, testRootName } from '../cgroup/support';
+import { cleanupRoot, descendants, hostEnv, isRoot, nothingUnder, sleepMs, testRootName, endTestProcessesAndJobs } from '../cgroup/support';
 
 function v2Controllers(): string[] {
   try {
@@ -33,17 +33,7 @@ d('cgroup library on real cgroup v2', () => {
   const started: (SpawnedChild | ChildProcess)[] = [];
   const jobs: JobCgroup[] = [];
 
-  afterEach(async () => {
-    for (const c of started.splice(0)) {
-      try {
-        if ('watch' in c) process.kill(-c.pid, 'SIGKILL');
-        else c.kill('SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    for (const j of jobs.splice(0)) await j.remove({ attempts: 50, delayMs: 50 });
-  });
+  afterEach(() => endTestProcessesAndJobs(started, jobs));
   afterAll(async () => {
     expect(await cleanupRoot(env, rel)).toEqual([]);
     expect(nothingUnder(env, rel)).toBe(true);

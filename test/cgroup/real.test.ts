@@ -14,7 +14,7 @@ import { JobCgroup } from '../../src/cgroup/job';
 import { parseLimits, type Limits } from '../../src/cgroup/limits';
 import { selectObserver } from '../../src/observer/select';
 import type { ExitObserver, SpawnedChild } from '../../src/observer/types';
-import { cleanupRoot, descendants, hostEnv, isRoot, nothingUnder, rootFlagFor, sleepMs, testRootName } from './support';
+import { cleanupRoot, descendants, hostEnv, isRoot, nothingUnder, rootFlagFor, sleepMs, testRootName, endTestProcessesAndJobs } from './support';
 
 const env = hostEnv();
 const v1Usable = isRoot && (env.mode === 'v1' || env.mode === 'hybrid') && ['cpu', 'cpuacct', 'memory'].every((c) => env.v1.some((h) => h.controllers.includes(c)));
@@ -30,17 +30,7 @@ d('cgroup library on real v1 cgroups', () => {
   beforeAll(() => {
     observer = selectObserver();
   });
-  afterEach(async () => {
-    for (const c of started.splice(0)) {
-      try {
-        if ('watch' in c) process.kill(-c.pid, 'SIGKILL');
-        else c.kill('SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    for (const j of jobs.splice(0)) await j.remove({ attempts: 50, delayMs: 50 });
-  });
+  afterEach(() => endTestProcessesAndJobs(started, jobs));
   afterAll(async () => {
     expect(await cleanupRoot(env, rel)).toEqual([]);
     expect(nothingUnder(env, rel)).toBe(true);
