@@ -37,13 +37,7 @@ export function rotatedFileName(now: Date = new Date(), pid: number = process.pi
  * Absolute paths. A missing directory is an empty journal; other errors throw (callers catch).
  */
 export function listJournalFiles(dir: string): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const names = readdirOrEmpty(dir);
   const rotated = names.filter(isRotatedFileName).sort();
   const out = rotated.map((n) => path.join(dir, n));
   if (names.includes(CURRENT_FILE)) out.push(path.join(dir, CURRENT_FILE));
@@ -71,5 +65,15 @@ export function makeDirs(dir: string, mode: number): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
+  }
+}
+
+/** The names in `dir`; a missing directory is empty. Other errors throw. */
+export function readdirOrEmpty(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
   }
 }

@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeDirs } from '../journal/files';
+import { makeDirs, readdirOrEmpty } from '../journal/files';
 import { isSameProcessAlive, ownIdentity } from '../journal/identity';
 import type { ProcessIdentity } from '../journal/types';
 
@@ -42,13 +42,7 @@ export function claimsDir(stateDir: string): string {
 }
 
 function generations(dir: string, runId: string): number[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const names = readdirOrEmpty(dir);
   const prefix = `${runId}.`;
   const out: number[] = [];
   for (const n of names) {
