@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { detectCgroups } from '../cgroup/detect';
 import { checkGovernanceInput, Governance, type GovernanceOptions } from '../cgroup/govern';
 import type { JobRecorder } from '../journal/types';
 import type { AttachedProcess, ExitObserver } from '../observer/types';
@@ -101,12 +102,18 @@ export async function attach(spec: AttachSpec): Promise<Result[]> {
     return results;
   }
 
+  // One look at the host's cgroup mounts serves every process of this call (hundreds, on an
+  // edge node), instead of re-reading mountinfo per process.
+  const governance: GovernanceOptions | undefined =
+    spec.governance?.enabled === false || spec.governance?.env !== undefined || adopted.length < 2
+      ? spec.governance
+      : { ...spec.governance, env: detectCgroups() };
   return Promise.all(
     adopted.map(async (a, i) => {
       const job_id = jobIds[i] as string;
       const startedAtMs = startedAt[i] as number;
       // The pidfd is open (the observer's attach), so the PID cannot be recycled while we move it.
-      const gov = Governance.create(job_id, 'attach', spec.governance, a.pid);
+      const gov = Governance.create(job_id, 'attach', governance, a.pid);
       await gov.attach({ pid: a.pid, pidfd: a.pidfd >= 0 ? a.pidfd : null, ...(a.identityStartTime !== null ? { startTime: a.identityStartTime } : {}) });
       spec.recorder?.started({
         type: 'started', job_id, pid: a.pid, mode: 'attach', intent: spec.intent,
