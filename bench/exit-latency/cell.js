@@ -20,6 +20,7 @@ const { createInterface } = require('node:readline');
 
 const cfg = JSON.parse(process.argv[2]);
 const loadModule = require(join(cfg.dist, 'native', 'load'));
+const { createNative } = require(join(cfg.dist, 'native', 'native'));
 const { selectObserver } = require(join(cfg.dist, 'observer', 'select'));
 
 const EPOLLIN = 0x1;
@@ -132,20 +133,18 @@ const batches = new Map();
 
 /**
  * The addon's exports are read-only properties, so the observer gets a stand-in: a plain object
- * with every binding function bound to the real one, and two of them wrapped. select.js calls
- * load.loadNative() through the module's exports, so replacing that export is enough.
+ * with every raw binding function bound to the real one, and two of them wrapped, handed to the
+ * library's own `createNative` (the one owner of the boundary, as loadNative() would). select.js
+ * calls load.loadNative() through the module's exports, so replacing that export is enough.
  */
 function instrument(loadModule) {
-  let binding;
-  if (cfg.addon) {
-    // run.js snapshots the addon once per run, so every cell measures the same binary even if
-    // build/ is rebuilt meanwhile (a shared working tree).
-    binding = require(cfg.addon);
-  } else {
-    const loaded = loadModule.loadNative();
-    if (!loaded.available) throw new Error(`pidfd backend unavailable: ${loaded.reason}`);
-    binding = loaded.binding;
-  }
+  const loaded = loadModule.loadNative();
+  if (!loaded.available) throw new Error(`pidfd backend unavailable: ${loaded.reason}`);
+  // run.js snapshots the addon once per run, so every cell measures the same binary even if
+  // build/ is rebuilt meanwhile (a shared working tree); otherwise the build loadNative() uses.
+  const binding = cfg.addon
+    ? require(cfg.addon)
+    : require(require.resolve('node-gyp-build', { paths: [cfg.dist] }))(join(cfg.dist, '..'));
   const wrapped = {};
   for (const k of Object.keys(binding)) wrapped[k] = typeof binding[k] === 'function' ? binding[k].bind(binding) : binding[k];
   wrapped.watcherStart = function (cb) {
@@ -170,7 +169,7 @@ function instrument(loadModule) {
     fdToken.set(fd, token);
     return binding.watch(fd, token);
   };
-  const standIn = { available: true, binding: wrapped };
+  const standIn = { available: true, native: createNative(wrapped) };
   loadModule.loadNative = () => standIn;
 }
 

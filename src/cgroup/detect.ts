@@ -17,7 +17,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errMessage, readTextOrNull } from './fsutil';
 
-export type CgroupMode = 'v2' | 'v1' | 'hybrid' | 'none';
+import type { CgroupMode } from '../model/cgroup-report';
+
+export type { CgroupMode };
 
 /** statfs f_type values (include/uapi/linux/magic.h). */
 export const CGROUP_SUPER_MAGIC = 0x27e0eb;

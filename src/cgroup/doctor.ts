@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Check } from '../core/doctor';
+import type { Check } from '../model/check';
 import { detectCgroups, resourceHome, type CgroupEnv, type Resource } from './detect';
 import { planRoots, type XattrReader } from './root';
 

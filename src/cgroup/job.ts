@@ -14,22 +14,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UsageError } from '../core/errors';
-import { validateJobId } from '../core/job-id';
-import { detectCgroups, resourceHome, V2_CONTROLLER, type CgroupEnv, type CgroupMode, type Resource } from './detect';
+import { CGROUP_REASON_PRIORITY, type CgroupProblem, type CgroupReason, type CgroupReport, type LimitReportEntry, type RemovalReport, type Usage } from '../model/cgroup-report';
+import { UsageError } from '../model/errors';
+import { validateJobId } from '../model/job-id';
+import { detectCgroups, resourceHome, V2_CONTROLLER, type CgroupEnv, type Resource } from './detect';
 import { errMessage, errnoCode, readPids, readTextOrNull, sleep, writeOnce } from './fsutil';
 import { hasLimits, type Limits } from './limits';
 import { planRoots, type RootPlan, type XattrReader } from './root';
-import {
-  CGROUP_REASON_PRIORITY,
-  type CgroupProblem,
-  type CgroupReason,
-  type LeafState,
-  type LimitName,
-  type LimitReportEntry,
-  type RemovalReport,
-  type Usage,
-} from './types';
+import type { LeafState } from './types';
 import { applyV1Cpu, applyV1Io, applyV1Memory, readV1CpuSeconds, readV1Memory } from './v1';
 import { applyV2Limits, enableController, readV2Usage } from './v2';
 import { notApplied } from './write';
@@ -79,19 +71,7 @@ export interface AttachOutcome {
   readonly details: readonly string[];
 }
 
-/** Serialised into the Result as `cgroup`. */
-export interface CgroupReport {
-  readonly mode: CgroupMode;
-  readonly root_source: RootPlan['source'];
-  readonly leaves: readonly { kind: 'v2' | 'v1'; dir: string; controllers: readonly string[]; created: boolean; reused: boolean }[];
-  readonly placement: 'clone_into_cgroup' | 'cgroup_procs' | 'attach' | 'none';
-  readonly limits: readonly LimitReportEntry[];
-  readonly problems: readonly CgroupProblem[];
-  readonly warnings: readonly string[];
-  readonly removal?: RemovalReport;
-}
-
-const LIMIT_RESOURCE: Record<LimitName, Resource> = { 'cpu.max': 'cpu', 'cpu.weight': 'cpu', 'memory.max': 'memory', 'io.max': 'io' };
+export type { CgroupReport };
 
 export class JobCgroup {
   readonly leaves: LeafState[] = [];
@@ -635,5 +615,3 @@ export function checkRootFlag(p: string): void {
   }
 }
 
-/** Limit names that map to a resource (for callers that summarise). */
-export { LIMIT_RESOURCE };

@@ -10,7 +10,7 @@
  * converts (src/cgroup/v1.ts); v2 inputs are never converted.
  */
 import * as fs from 'node:fs';
-import { UsageError } from '../core/errors';
+import { UsageError } from '../model/errors';
 
 /** cpu.max: `quotaUs` µs of CPU time every `periodUs` µs; `quotaUs: null` = `max` (no cap). */
 export interface CpuMax {

@@ -24,6 +24,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { CgroupRootSource } from '../model/cgroup-report';
 import type { CgroupEnv, V1Hierarchy, V2Hierarchy } from './detect';
 
 export type XattrReader = (file: string, name: string) => string | null;
@@ -41,7 +42,7 @@ export interface RootOptions {
 
 export interface RootPlan {
   /** How the roots were chosen. */
-  readonly source: 'flag' | 'delegated' | 'default';
+  readonly source: CgroupRootSource;
   /** The v2 parent directory of job leaves, or null when v2 is not used / not possible. */
   readonly v2Root: string | null;
   /** Relative path under each v1 mount (`ffrtmp` by default). Null when v1 is not possible. */

@@ -17,7 +17,7 @@
 import * as path from 'node:path';
 import { parseFlatKeyed, readTextOrNull, pageSize } from './fsutil';
 import type { IoKey, Limits } from './limits';
-import type { LimitReportEntry } from './types';
+import type { LimitReportEntry } from '../model/cgroup-report';
 import { exact, memoryBytes, writeVerified, type ReadBack } from './write';
 
 export const V1_SHARES_MIN = 2;

@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import { errnoCode, parseFlatKeyed, readTextOrNull, writeOnce, pageSize } from './fsutil';
 import { formatCpuMax, IO_KEYS, type IoMax, type Limits } from './limits';
-import type { LimitReportEntry, Usage } from './types';
+import type { LimitReportEntry, Usage } from '../model/cgroup-report';
 import { exact, memoryBytes, writeVerified, type ReadBack } from './write';
 
 export interface EnableOutcome {

@@ -1,7 +1,7 @@
 /** Write one interface file, read it back, and turn the outcome into a report entry. */
 import * as path from 'node:path';
 import { errMessage, errnoCode, readTextOrNull, writeOnce } from './fsutil';
-import type { LimitName, LimitReportEntry } from './types';
+import type { LimitName, LimitReportEntry } from '../model/cgroup-report';
 
 /** What an errno means when writing a limit file (kernel behaviour, see docs/cgroups.md). */
 export function explainWriteErrno(code: string, file: string): string {

@@ -3,7 +3,7 @@
  * parsed by src/cgroup/limits.ts: an invalid one is a UsageError (exit 2) before anything starts.
  */
 import type { Command } from 'commander';
-import type { GovernanceOptions } from '../cgroup/govern';
+import type { GovernanceOptions } from '../core/governance';
 import { parseLimits } from '../cgroup/limits';
 import { collect } from './options';
 

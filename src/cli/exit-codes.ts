@@ -1,5 +1,5 @@
-import { signalNumber } from '../core/exit-status';
-import type { Result } from '../core/result';
+import { signalNumber } from '../model/exit-status';
+import type { Result } from '../model/result';
 
 /**
  * Exit statuses of the `ffrtmp` command, as pure functions of the Results (docs/results.md and

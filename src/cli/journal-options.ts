@@ -1,6 +1,6 @@
 import { Option } from 'commander';
-import type { Result } from '../core/result';
-import { summaryLine } from '../core/summary';
+import type { Result } from '../model/result';
+import { summaryLine } from '../model/summary';
 import { Journal, type JournalRecorder } from '../journal/journal';
 import { resolveStateDir } from '../journal/state-dir';
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
-import { UsageError } from '../core/errors';
+import { UsageError } from '../model/errors';
 import { EXIT } from './exit-codes';
 import { createProgram } from './program';
 

@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Result } from '../core/result';
-import { summaryLine } from '../core/summary';
+import type { Result } from '../model/result';
+import { summaryLine } from '../model/summary';
 
 /** The Result as one JSON document on one line (stable key order: the Result's own). */
 export function resultJson(r: Result): string {

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { detectCgroups } from '../cgroup/detect';
-import { checkGovernanceInput, Governance, type GovernanceOptions } from '../cgroup/govern';
+import { checkGovernanceInput, Governance, type GovernanceOptions } from './governance';
 import type { JobRecorder } from '../journal/types';
 import type { AttachedProcess, ExitObserver } from '../observer/types';
 import { selectObserver } from '../observer/select';
-import { freezeResult, isoMs } from './build-result';
-import { NoSuchProcessError, UsageError } from './errors';
-import { validateIntent } from './intent';
-import { generateJobId, validateJobId } from './job-id';
-import { UNKNOWN_EXIT, type Result } from './result';
+import { freezeResult, isoMs } from '../model/build-result';
+import { NoSuchProcessError, UsageError } from '../model/errors';
+import { validateIntent } from '../model/intent';
+import { generateJobId, validateJobId } from '../model/job-id';
+import { UNKNOWN_EXIT, type Result } from '../model/result';
 import { finalFields } from './run';
 import { untilExitOrDetach } from './wait';
 

@@ -1,17 +1,10 @@
 import { release } from 'node:os';
 import { cgroupChecks } from '../cgroup/doctor';
 import { loadNative } from '../native/load';
+import type { Check } from '../model/check';
 import { selectObserver } from '../observer/select';
 
-/** One capability: what it is, whether we have it, and when missing what it costs and how to fix it. */
-export interface Check {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly detail: string;
-  /** What the user loses without it (only when !ok). */
-  readonly cost?: string;
-  readonly fix?: string;
-}
+export type { Check };
 
 export interface Diagnosis {
   readonly kernel: string;
@@ -33,7 +26,7 @@ export function diagnose(): Diagnosis {
           cost: 'exit detection falls back to polling (up to 100 ms late); no race-free spawn',
           fix: 'reinstall with build tools present (python3, make, g++): npm rebuild ffrtmp' },
   );
-  const caps = loaded.available ? loaded.binding.capabilities() : undefined;
+  const caps = loaded.available ? loaded.native.capabilities() : undefined;
   const kernel = caps?.kernelRelease ?? release();
   if (caps) {
     checks.push(

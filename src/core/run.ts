@@ -1,15 +1,15 @@
 import { statSync } from 'node:fs';
-import { checkGovernanceInput, Governance, type GovernanceOptions } from '../cgroup/govern';
+import { checkGovernanceInput, Governance, type GovernanceOptions } from './governance';
 import type { JobRecorder } from '../journal/types';
 import type { ExitObserver, ObservedExit, SpawnedChild } from '../observer/types';
 import { selectObserver } from '../observer/select';
 import { readStartTime } from '../observer/procfs';
-import { freezeResult, isoMs } from './build-result';
-import { UsageError } from './errors';
-import { validateIntent } from './intent';
-import { generateJobId, validateJobId } from './job-id';
-import { UNKNOWN_EXIT, type Result, type SpawnError } from './result';
-import type { SlaReason } from './sla';
+import { freezeResult, isoMs } from '../model/build-result';
+import { UsageError } from '../model/errors';
+import { validateIntent } from '../model/intent';
+import { generateJobId, validateJobId } from '../model/job-id';
+import { UNKNOWN_EXIT, type Result, type SpawnError } from '../model/result';
+import type { SlaReason } from '../model/sla';
 import { untilExitOrDetach } from './wait';
 
 export interface RunSpec {
@@ -148,6 +148,9 @@ function asSpawnError(err: unknown): SpawnError {
   };
 }
 
+/** Syscalls of installing the exit watcher (src/native/native.ts): failing them means no observer. */
+const WATCHER_SYSCALLS = new Set(['epoll_create1', 'eventfd', 'pthread_create', 'epoll_ctl']);
+
 /**
  * The command itself could not be executed (not found, not executable, bad directory): the
  * user's input, not the platform. Anything else (EAGAIN, ENOMEM, EMFILE on clone/pipe/epoll) is
@@ -155,6 +158,6 @@ function asSpawnError(err: unknown): SpawnError {
  */
 function classifySpawnFailure(e: SpawnError): SlaReason {
   if (e.syscall === 'execve' || e.syscall === 'chdir') return 'workload_not_startable';
-  if (e.syscall === 'epoll_ctl') return 'observer_unavailable';
+  if (WATCHER_SYSCALLS.has(e.syscall)) return 'observer_unavailable';
   return 'spawn_failed_platform';
 }

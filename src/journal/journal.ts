@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Result } from '../core/result';
+import type { Result } from '../model/result';
 import { CURRENT_FILE, isRotatedFileName, listJournalFiles, makeDirs, rotatedFileName } from './files';
 import { ownIdentity } from './identity';
 import {

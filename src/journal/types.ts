@@ -21,7 +21,7 @@
  *
  * Readers must ignore fields they do not know (forward compatibility).
  */
-import type { Mode, Result } from '../core/result';
+import type { Mode, Result } from '../model/result';
 
 export const JOURNAL_RECORD_VERSION = 1 as const;
 

@@ -1,5 +1,6 @@
 /**
- * The only place that loads the native addon.
+ * The only place that loads the native addon. What it hands out is the wrapped `Native`
+ * (src/native/native.ts): nothing outside src/native/ sees the raw binding.
  *
  * Absence is a value, not an exception: `loadNative()` reports `{ available: false, reason }`
  * when there is no usable build (not Linux, no prebuild and no local build, dlopen
@@ -10,9 +11,10 @@
 import { join } from 'node:path';
 
 import type { NativeBinding } from './binding';
+import { createNative, type Native } from './native';
 
 export type NativeLoadResult =
-  | { available: true; binding: NativeBinding }
+  | { available: true; native: Native }
   | { available: false; reason: string };
 
 /** `node-gyp-build` ships no types; this is the one function we use. */
@@ -74,7 +76,7 @@ function load(): NativeLoadResult {
       reason: `the native build at ${PACKAGE_ROOT} lacks ${missing.join(', ')} (stale build? run npm run build:native)`,
     };
   }
-  return { available: true, binding: raw as NativeBinding };
+  return { available: true, native: createNative(raw as NativeBinding) };
 }
 
 /**

@@ -1,15 +1,12 @@
-import type { NativeBinding } from '../native/binding';
-import { SystemError, toSystemError } from '../native/errors';
-import { fromWaitid, fromWaitStatus } from '../core/exit-status';
-import { UNKNOWN_EXIT, type ExitStatus } from '../core/result';
+import { EPOLLHUP, EPOLLIN, type FdSubscription, type Native } from '../native/native';
+import { SystemError } from '../native/errors';
+import { fromWaitid, fromWaitStatus } from '../model/exit-status';
+import { UNKNOWN_EXIT, type ExitStatus } from '../model/result';
 import { pidfdPid, readStartTime } from './procfs';
 import { commandCandidates, envp } from './command-path';
 import type {
   AttachedProcess, ExitObserver, ObservedExit, PlacementFailure, SpawnRequest, SpawnedChild, Watch,
 } from './types';
-
-const EPOLLIN = 0x001;
-const EPOLLHUP = 0x010;
 
 /**
  * How long an adopted process may stay an unreaped zombie after it exited before its status is
@@ -34,32 +31,13 @@ interface Entry {
   resolve(exit: ObservedExit): void;
 }
 
-/**
- * One dispatcher per addon instance: the native side allows one watcher thread (and one
- * callback) per Node environment, and every PidfdObserver in this environment shares it.
- */
-const dispatchers = new WeakMap<NativeBinding, Map<number, (events: number, at: number) => void>>();
-
-function dispatcherFor(native: NativeBinding): Map<number, (events: number, at: number) => void> {
-  let handlers = dispatchers.get(native);
-  if (handlers === undefined) {
-    const table = new Map<number, (events: number, at: number) => void>();
-    native.watcherStart((token, events, at) => table.get(token)?.(events, at));
-    dispatchers.set(native, table);
-    handlers = table;
-  }
-  return handlers;
-}
-
-let nextToken = 1;
-
 /** The pidfd + epoll backend: zero polling, exit detected by the kernel's wake-up. */
 export class PidfdObserver implements ExitObserver {
   readonly backend = 'pidfd' as const;
   private readonly reapGraceMs: number;
 
   constructor(
-    private readonly native: NativeBinding,
+    private readonly native: Native,
     readonly why: string,
     /** Whether the kernel reports a non-child's exit status (PIDFD_INFO_EXIT, 6.15+). */
     private readonly infoExit: boolean,
@@ -69,7 +47,9 @@ export class PidfdObserver implements ExitObserver {
   }
 
   attach(pid: number): AttachedProcess {
-    const fd = this.call(() => this.native.pidfdOpen(pid));
+    // The watcher first: if watching is impossible (EMFILE), nothing has been opened yet.
+    this.native.ensureWatcher();
+    const fd = this.native.pidfdOpen(pid);
     // The pidfd does not pin the PID number, so read the identity first and then check that the
     // pidfd's process has not been reaped meanwhile: if it has not, the stat was its own.
     const startTime = readStartTime(pid);
@@ -80,31 +60,37 @@ export class PidfdObserver implements ExitObserver {
 
   async spawn(req: SpawnRequest): Promise<SpawnedChild> {
     const paths = req.placement?.cgroupProcsPaths ?? [];
-    const r = this.call(() =>
-      this.native.spawn({
-        candidates: commandCandidates(req.command, req.env),
-        argv: [req.command, ...req.args],
-        envp: envp(req.env),
-        cwd: req.cwd,
-        cgroupFd: req.placement?.cgroupFd ?? -1,
-        cgroupProcsPaths: [...paths],
-      }),
-    );
+    // The watcher first: a workload we could not watch is never started.
+    this.native.ensureWatcher();
+    const r = this.native.spawn({
+      candidates: commandCandidates(req.command, req.env),
+      argv: [req.command, ...req.args],
+      envp: envp(req.env),
+      cwd: req.cwd,
+      cgroupFd: req.placement?.cgroupFd ?? -1,
+      cgroupProcsPaths: [...paths],
+    });
     const placementFailures: PlacementFailure[] = r.placementErrors.map((p) => ({
       path: paths[p.index] ?? '?',
       error: new SystemError(p.errno, 'write', paths[p.index]),
     }));
-    const watch = this.watchFd(r.pidfd, r.pid, 'child');
+    let watch: Watch;
+    try {
+      watch = this.watchFd(r.pidfd, r.pid, 'child');
+    } catch (err) {
+      // The workload runs and stays running; the Result must still name it.
+      throw Object.assign(err as Error, { pid: r.pid });
+    }
     return { pid: r.pid, watch, via: r.via, intoCgroup: r.intoCgroup, placementFailures };
   }
 
+  /** Watches `fd` (which it then owns: closed on every path, including a failure to watch). */
   private watchFd(fd: number, pid: number, kind: Entry['kind']): Watch {
-    const handlers = dispatcherFor(this.native);
-    const token = nextToken++;
     let closed = false;
     let resolveExit!: (exit: ObservedExit) => void;
     const exited = new Promise<ObservedExit>((resolve) => (resolveExit = resolve));
     const e: Entry = { fd, pid, kind, resolve: resolveExit };
+    let sub: FdSubscription | undefined;
     const finish = (at: number, status: ExitStatus): void => {
       if (closed) return;
       release();
@@ -114,17 +100,14 @@ export class PidfdObserver implements ExitObserver {
       if (closed) return;
       closed = true;
       if (e.graceTimer) clearTimeout(e.graceTimer);
-      handlers.delete(token);
-      this.native.unwatch(fd);
+      sub?.close();
       this.native.closeFd(fd);
     };
-    handlers.set(token, (events, at) => this.onEvent(e, events, at, finish));
     try {
-      this.native.watch(fd, token);
+      sub = this.native.subscribe(fd, (events, at) => this.onEvent(e, events, at, finish));
     } catch (err) {
-      handlers.delete(token);
-      this.native.closeFd(fd);
-      throw toSystemError(err);
+      release();
+      throw err;
     }
     return { pid, exited, close: release, [Symbol.dispose]: release };
   }
@@ -165,14 +148,6 @@ export class PidfdObserver implements ExitObserver {
       return info.exited ? fromWaitStatus(info.waitStatus, 'pidfd_info') : UNKNOWN_EXIT;
     } catch {
       return UNKNOWN_EXIT;
-    }
-  }
-
-  private call<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw toSystemError(err);
     }
   }
 }

@@ -1,7 +1,7 @@
 import { spawn as spawnChild } from 'node:child_process';
 import { closeSync, constants as fsc, openSync, writeSync } from 'node:fs';
-import { fromNodeExit } from '../core/exit-status';
-import { UNKNOWN_EXIT } from '../core/result';
+import { fromNodeExit } from '../model/exit-status';
+import { UNKNOWN_EXIT } from '../model/result';
 import { SystemError } from '../native/errors';
 import { readProcStat } from './procfs';
 import type {

@@ -27,14 +27,14 @@ export function selectObserver(opts: SelectOptions = {}): ExitObserver {
   if (!loaded.available) {
     return new PollingObserver(`native addon unavailable: ${loaded.reason}`, interval);
   }
-  const caps = loaded.binding.capabilities();
+  const caps = loaded.native.capabilities();
   if (!caps.pidfdOpen) {
     return new PollingObserver(`kernel ${caps.kernelRelease} has no pidfd_open (Linux 5.3+)`, interval);
   }
   const why = caps.pidfdInfoExit
     ? `pidfd_open + epoll on kernel ${caps.kernelRelease}; non-child exit status via PIDFD_INFO_EXIT`
     : `pidfd_open + epoll on kernel ${caps.kernelRelease}; no PIDFD_INFO_EXIT (6.15+), so an attached process's exit status is unknown`;
-  return new PidfdObserver(loaded.binding, why, caps.pidfdInfoExit, { reapGraceMs: opts.reapGraceMs });
+  return new PidfdObserver(loaded.native, why, caps.pidfdInfoExit, { reapGraceMs: opts.reapGraceMs });
 }
 
 function parseForced(v: string | undefined): 'pidfd' | 'polling' | undefined {

@@ -1,4 +1,4 @@
-import type { ExitStatus } from '../core/result';
+import type { ExitStatus } from '../model/result';
 import type { SystemError } from '../native/errors';
 
 /**

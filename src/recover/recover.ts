@@ -25,8 +25,8 @@
  * Never two Results for one run_id: the claim plus the re-read guarantee it.
  */
 import { attach } from '../core/attach';
-import { freezeResult } from '../core/build-result';
-import { UNKNOWN_EXIT, type Result } from '../core/result';
+import { freezeResult } from '../model/build-result';
+import { UNKNOWN_EXIT, type Result } from '../model/result';
 import { isSameProcessAlive, ownIdentity, readStartTimeTicks } from '../journal/identity';
 import { Journal } from '../journal/journal';
 import { classifyUnfinished, findResultByRunId } from '../journal/query';

@@ -19,7 +19,7 @@
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UsageError } from '../core/errors';
+import { UsageError } from '../model/errors';
 import { makeDirs } from '../journal/files';
 import { JournalFollower, type FollowerStats } from '../journal/follower';
 import { Journal } from '../journal/journal';

@@ -7,7 +7,7 @@
  * `processing_seconds`, `exit_code` and `pid` are null when unknown (never a made-up -1).
  * Serialised with JSON.stringify, so job ids and reasons are escaped properly.
  */
-import type { Result } from '../core/result';
+import type { Result } from '../model/result';
 
 export const DEFAULT_VIOLATIONS_SIZE = 50;
 

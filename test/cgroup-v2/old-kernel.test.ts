@@ -10,7 +10,7 @@ import { loadNative } from '../../src/native/load';
 import { catches, exited, parseJsonLines, startFfrtmp, waitFor } from '../helpers';
 
 const native = loadNative();
-const caps = native.available ? native.binding.capabilities() : undefined;
+const caps = native.available ? native.native.capabilities() : undefined;
 
 describe('attach: the exit status of a non-child follows what the kernel can tell', { timeout: 300_000 }, () => {
   it(`kernel ${caps?.kernelRelease ?? '?'}: ${caps?.pidfdInfoExit ? 'real status via pidfd_info' : 'exit unknown, never invented'}`, async () => {

@@ -28,7 +28,8 @@ d('degrade, never block', () => {
 
   /** The child: create a job with `flags` (and the given root), print the report and violation. */
   const script = (flags: object, cgroupRoot: string | null) => `
-    const { JobCgroup, parseLimits } = require(${JSON.stringify(lib)} + '/cgroup/index.js');
+    const { JobCgroup } = require(${JSON.stringify(lib)} + '/cgroup/job.js');
+    const { parseLimits } = require(${JSON.stringify(lib)} + '/cgroup/limits.js');
     const job = JobCgroup.create({ jobId: 'degrade', mode: 'run', limits: parseLimits(${JSON.stringify(flags)}),
       ${cgroupRoot ? `cgroupRoot: ${JSON.stringify(cgroupRoot)},` : ''} });
     const placement = job.placementForRun({ cloneIntoCgroup: true });

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/core/errors';
+import { UsageError } from '../../src/model/errors';
 import { cgroupPathToDir, detectCgroups, parseMountInfo, parseProcCgroup, resourceHome } from '../../src/cgroup/detect';
 import { checkRootFlag, leafNameFor } from '../../src/cgroup/job';
 import { enclosingUnitDir, planRoots } from '../../src/cgroup/root';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/core/errors';
+import { UsageError } from '../../src/model/errors';
 import { formatCpuMax, formatIoLine, hasLimits, parseLimits } from '../../src/cgroup/limits';
 import { weightToShares } from '../../src/cgroup/v1';
 

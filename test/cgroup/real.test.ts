@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/core/errors';
+import { UsageError } from '../../src/model/errors';
 import { JobCgroup } from '../../src/cgroup/job';
 import { parseLimits, type Limits } from '../../src/cgroup/limits';
 import { selectObserver } from '../../src/observer/select';

@@ -79,16 +79,15 @@ export function nothingUnder(env: CgroupEnv, rel: string): boolean {
 const SRC = path.resolve(__dirname, '../../src');
 
 /**
- * Plain-JS copies of src/cgroup and the core modules it imports, in a temp dir
- * (`<dir>/cgroup/index.js`), built with transpileModule: no dist/ needed.
+ * Plain-JS copies of src/cgroup and the modules it imports, in a temp dir
+ * (`<dir>/cgroup/job.js`, ...), built with transpileModule: no dist/ needed.
  */
 export function transpileCgroupLib(): string {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-cgroup-js-'));
   fs.chmodSync(out, 0o755); // readable by the unprivileged-user tests
   const files = [
     ...fs.readdirSync(path.join(SRC, 'cgroup')).filter((f) => f.endsWith('.ts')).map((f) => `cgroup/${f}`),
-    'core/errors.ts',
-    'core/job-id.ts',
+    ...fs.readdirSync(path.join(SRC, 'model')).filter((f) => f.endsWith('.ts')).map((f) => `model/${f}`),
     'observer/procfs.ts',
   ];
   for (const rel of files) {

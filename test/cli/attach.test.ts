@@ -5,7 +5,7 @@ import { SUMMARY_LINE, exited, ffrtmp, killQuietly, parseJsonLines, startFfrtmp,
 
 const caps = (() => {
   const n = loadNative();
-  return n.available ? n.binding.capabilities() : undefined;
+  return n.available ? n.native.capabilities() : undefined;
 })();
 
 /** A process that is not the wrapper's child (the test's own, reaped by libuv here). */

@@ -2,9 +2,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attach } from '../../src/core/attach';
-import { freezeResult } from '../../src/core/build-result';
+import { freezeResult } from '../../src/model/build-result';
 import { finalFields, run } from '../../src/core/run';
-import { SLA_REASONS, type SlaReason } from '../../src/core/sla';
+import { SLA_REASONS, type SlaReason } from '../../src/model/sla';
 import { ROOT, exited } from '../helpers';
 
 /**
@@ -90,12 +90,17 @@ describe('platform SLA reasons, one row each', () => {
     const cg = `/sys/fs/cgroup/pids/ffrtmp-test-sla-${process.pid}`;
     mkdirSync(cg);
     try {
-      // The fresh node joins the cgroup, then caps it at its current size: no new task can exist.
+      // The fresh node runs one job first (so the exit watcher's thread exists: it is started
+      // before any spawn), joins the cgroup, then caps it at its current size: no new task can
+      // exist, so the clone itself fails.
       const r = inFreshNode(`
         const fs = require('fs');
-        fs.writeFileSync('${cg}/cgroup.procs', String(process.pid));
-        fs.writeFileSync('${cg}/pids.max', fs.readFileSync('${cg}/pids.current', 'utf8').trim());
-        require('./dist/core/run').run({ command: 'true' }).then((r) => {
+        const { run } = require('./dist/core/run');
+        run({ command: 'true', governance: { enabled: false } }).then(() => {
+          fs.writeFileSync('${cg}/cgroup.procs', String(process.pid));
+          fs.writeFileSync('${cg}/pids.max', fs.readFileSync('${cg}/pids.current', 'utf8').trim());
+          return run({ command: 'true' });
+        }).then((r) => {
           fs.writeFileSync('${cg}/pids.max', 'max');
           process.stdout.write(JSON.stringify(r));
         });`) as Record<string, unknown>;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Result } from '../../src/core/result';
+import type { Result } from '../../src/model/result';
 import { CURRENT_FILE, listJournalFiles } from '../../src/journal/files';
 import { identityOf, isSameProcessAlive, readStartTimeTicks } from '../../src/journal/identity';
 import { Journal } from '../../src/journal/journal';

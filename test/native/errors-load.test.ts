@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { SystemError, isNativeErrnoError, isSystemErrorLike, toSystemError } from '../../src/native/errors';
 import { loadNative } from '../../src/native/load';
-import { native, nativeDisabled } from './helpers';
+import { native, nativeDisabled, owner } from './helpers';
 
 describe('SystemError', () => {
   it('is shaped like the errors fs throws', () => {
@@ -159,6 +159,21 @@ describe.skipIf(nativeDisabled)('native basics', () => {
       syscall: 'pidfd_open',
       message: 'ESRCH: no such process, pidfd_open',
     });
+  });
+
+  it('through the owner (src/native/native.ts) every syscall failure already is a SystemError', () => {
+    const o = owner();
+    let err: unknown;
+    try {
+      o.pidfdOpen(4194304 - 1);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SystemError);
+    expect(err).toMatchObject({ code: 'ESRCH', errno: -3, syscall: 'pidfd_open' });
+    expect(Object.keys(o).sort()).toEqual(
+      ['capabilities', 'closeFd', 'ensureWatcher', 'pidfdGetExitInfo', 'pidfdOpen', 'spawn', 'subscribe', 'waitidPidfd', 'watchCount'].sort(),
+    );
   });
 
   it('checks argument types only, with Usage: TypeErrors', () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 
 import type { NativeBinding } from '../../src/native/binding';
 import { loadNative } from '../../src/native/load';
+import type { Native } from '../../src/native/native';
 
 export const ROOT = join(__dirname, '..', '..');
 export const EPOLLIN = 0x1;
@@ -15,47 +16,37 @@ export const CLD_KILLED = 2;
 /** `FFRTMP_FORCE_NO_NATIVE=1` runs the fallback suites only; otherwise a missing build is a failure. */
 export const nativeDisabled = process.env.FFRTMP_FORCE_NO_NATIVE === '1';
 
-export function native(): NativeBinding {
+/** The owner every product module uses (src/native/native.ts): SystemErrors, subscribe(). */
+export function owner(): Native {
   const r = loadNative();
   if (!r.available) throw new Error(`native addon unavailable: ${r.reason} (run npm run build:native)`);
-  return r.binding;
+  return r.native;
+}
+
+/**
+ * The raw addon, for the suites that test its own contract (src/native/binding.ts). It is the
+ * very object the owner wraps (Node's require cache), so watching still goes through the owner.
+ */
+export function native(): NativeBinding {
+  owner();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('node-gyp-build') as (dir: string) => NativeBinding)(ROOT);
 }
 
 export interface Ev {
-  token: number;
   events: number;
   at: number;
 }
 
-type Listener = (ev: Ev) => void;
-const DISPATCH = Symbol.for('ffrtmp.test.native.dispatch');
-
 /**
- * watcherStart may be called once per addon instance, and the .node module is cached by
- * Node's require across test files sharing a worker: keep one dispatcher per binding.
+ * Watch `fd` through the owner's subscribe() (the one dispatcher of this addon instance);
+ * collects events; `next(mask)` resolves on the first event having a bit of `mask`.
  */
-function dispatcher(b: NativeBinding): Map<number, Listener> {
-  const g = globalThis as unknown as Record<symbol, WeakMap<NativeBinding, Map<number, Listener>>>;
-  g[DISPATCH] ??= new WeakMap();
-  let m = g[DISPATCH].get(b);
-  if (!m) {
-    const table = new Map<number, Listener>();
-    b.watcherStart((token, events, at) => table.get(token)?.({ token, events, at }));
-    g[DISPATCH].set(b, table);
-    m = table;
-  }
-  return m;
-}
-
-let nextToken = 1000;
-
-/** Watch `fd`; collects events; `next(mask)` resolves on the first event having a bit of `mask`. */
-export function watchFd(b: NativeBinding, fd: number) {
-  const table = dispatcher(b);
-  const token = nextToken++;
+export function watchFd(fd: number) {
   const seen: Ev[] = [];
   const waiters: Array<{ mask: number; resolve: (e: Ev) => void }> = [];
-  table.set(token, (ev) => {
+  const sub = owner().subscribe(fd, (events, at) => {
+    const ev = { events, at };
     seen.push(ev);
     for (const w of [...waiters]) {
       if (ev.events & w.mask) {
@@ -64,9 +55,7 @@ export function watchFd(b: NativeBinding, fd: number) {
       }
     }
   });
-  b.watch(fd, token);
   return {
-    token,
     seen,
     next(mask: number, timeoutMs = 5000): Promise<Ev> {
       const hit = seen.find((e) => e.events & mask);
@@ -77,8 +66,7 @@ export function watchFd(b: NativeBinding, fd: number) {
       });
     },
     stop() {
-      b.unwatch(fd);
-      table.delete(token);
+      sub.close();
     },
   };
 }
@@ -94,7 +82,7 @@ let hupProbe: Promise<boolean> | undefined;
 export function kernelReportsReap(b: NativeBinding): Promise<boolean> {
   hupProbe ??= (async () => {
     const r = b.spawn({ ...baseReq, candidates: ['/bin/true'], argv: ['true'] });
-    const w = watchFd(b, r.pidfd);
+    const w = watchFd(r.pidfd);
     try {
       await w.next(EPOLLIN);
       b.waitidPidfd(r.pidfd);

@@ -97,7 +97,7 @@ describe.skipIf(nativeDisabled)('spawn', () => {
       candidates: ['/nonexistent/sh', SH],
       argv: ['my-sh', '-c', 'printf "%s|%s|%s|%s" "$0" "$FOO" "$(pwd)" "$(env | wc -l)" > out.txt'],
     });
-    const w = watchFd(b, r.pidfd);
+    const w = watchFd(r.pidfd);
     await w.next(EPOLLIN);
     w.stop();
     expect(b.waitidPidfd(r.pidfd)).toEqual({ siCode: 1, siStatus: 0 });

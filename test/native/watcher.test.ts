@@ -36,7 +36,7 @@ describe.skipIf(nativeDisabled)('exit watcher', () => {
     const b = native();
     const r = spawnSh('sleep 0.05; exit 42');
     expect(b.waitidPidfd(r.pidfd)).toBeNull(); // still running: WNOHANG
-    const w = watchFd(b, r.pidfd);
+    const w = watchFd(r.pidfd);
     expect(b.watchCount()).toBeGreaterThanOrEqual(1);
     const before = Date.now();
     const inEv = await w.next(EPOLLIN);
@@ -57,7 +57,7 @@ describe.skipIf(nativeDisabled)('exit watcher', () => {
   it.each([0, 1, 42])('waitidPidfd reports exit %i', async (code) => {
     const b = native();
     const r = spawnSh(`exit ${code}`);
-    const w = watchFd(b, r.pidfd);
+    const w = watchFd(r.pidfd);
     await w.next(EPOLLIN);
     expect(b.waitidPidfd(r.pidfd)).toEqual({ siCode: CLD_EXITED, siStatus: code });
     w.stop();
@@ -70,7 +70,7 @@ describe.skipIf(nativeDisabled)('exit watcher', () => {
   ] as const)('waitidPidfd reports a kill by %s', async (sig, num) => {
     const b = native();
     const r = b.spawn({ ...baseReq, candidates: ['/bin/sleep'], argv: ['sleep', '30'] });
-    const w = watchFd(b, r.pidfd);
+    const w = watchFd(r.pidfd);
     process.kill(r.pid, sig); // default disposition in the child: it dies
     await w.next(EPOLLIN);
     expect(b.waitidPidfd(r.pidfd)).toEqual({ siCode: CLD_KILLED, siStatus: num });
@@ -82,7 +82,7 @@ describe.skipIf(nativeDisabled)('exit watcher', () => {
     const b = native();
     const r = spawnSh('exit 5');
     await waitForState(r.pid, 'Z');
-    const w = watchFd(b, r.pidfd);
+    const w = watchFd(r.pidfd);
     const ev = await w.next(EPOLLIN, 1000);
     expect(ev.events & EPOLLIN).toBe(EPOLLIN);
     expect(b.waitidPidfd(r.pidfd)).toEqual({ siCode: CLD_EXITED, siStatus: 5 });
@@ -94,7 +94,7 @@ describe.skipIf(nativeDisabled)('exit watcher', () => {
   it('delivers no event for an fd after unwatch() returned, even one already in flight', async () => {
     const b = native();
     const r = spawnSh('exit 0');
-    const w = watchFd(b, r.pidfd);
+    const w = watchFd(r.pidfd);
     // Never yield to the loop between watch and unwatch: wait for the zombie synchronously.
     for (let i = 0; i < 5000 && procStat(r.pid)?.[0] !== 'Z'; i++) blockMs(1);
     blockMs(30); // the watcher thread has seen EPOLLIN and queued the batch meanwhile
@@ -111,7 +111,7 @@ describe.skipIf(nativeDisabled)('exit watcher', () => {
     const cp = cpSpawn('sh', ['-c', 'exit 7'], { stdio: 'ignore' });
     // Synchronously after spawn: libuv cannot have reaped it before the loop runs again.
     const fd = b.pidfdOpen(cp.pid!);
-    const w = watchFd(b, fd);
+    const w = watchFd(fd);
     const hup = await w.next(EPOLLHUP);
     expect(hup.events & EPOLLHUP).toBe(EPOLLHUP);
     expect(b.pidfdGetExitInfo(fd)).toEqual({ exited: true, waitStatus: 7 << 8 });
@@ -132,7 +132,7 @@ describe.skipIf(nativeDisabled)('exit watcher', () => {
     const b = native();
     const cp = cpSpawn('sleep', ['30'], { stdio: 'ignore' });
     const fd = b.pidfdOpen(cp.pid!);
-    const w = watchFd(b, fd);
+    const w = watchFd(fd);
     expect(b.pidfdGetExitInfo(fd)).toEqual({ exited: false });
     cp.kill('SIGKILL');
     await w.next(EPOLLHUP);

@@ -10,7 +10,7 @@ import { exited, killQuietly, sessionOf } from '../helpers';
  * and the kernel has pidfd_open) and the polling fallback; both must agree on what a process did.
  */
 const native = loadNative();
-const caps = native.available ? native.binding.capabilities() : undefined;
+const caps = native.available ? native.native.capabilities() : undefined;
 const backends: [string, () => ExitObserver, boolean][] = [
   ['pidfd', () => selectObserver({ backend: 'pidfd' }), caps?.pidfdOpen === true],
   ['polling', () => selectObserver({ backend: 'polling', pollIntervalMs: 20 }), true],

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Result } from '../../src/core/result';
+import type { Result } from '../../src/model/result';
 import { readStartTimeTicks } from '../../src/journal/identity';
 import { Journal } from '../../src/journal/journal';
 import { readJournal } from '../../src/journal/reader';

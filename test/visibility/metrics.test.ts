@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Result } from '../../src/core/result';
+import type { Result } from '../../src/model/result';
 import { Journal } from '../../src/journal/journal';
 import { readJournal } from '../../src/journal/reader';
 import { JobMetrics, exitLabel } from '../../src/visibility/metrics';

@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Result } from '../../src/core/result';
+import type { Result } from '../../src/model/result';
 import { Journal } from '../../src/journal/journal';
 import type { StartedRecord } from '../../src/journal/types';
 import { exited, killQuietly, startFfrtmp, waitFor } from '../helpers';

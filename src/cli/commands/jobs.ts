@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { exitField } from '../../core/summary';
+import { exitField } from '../../model/summary';
 import { isSameProcessAlive } from '../../journal/identity';
 import { classifyUnfinished, findResults, recentResults } from '../../journal/query';
 import { readJournal } from '../../journal/reader';

@@ -2,7 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { run } from '../../core/run';
-import { UsageError } from '../../core/errors';
+import { UsageError } from '../../model/errors';
 import { addCgroupOptions, governanceFromFlags, type CgroupFlagValues } from '../cgroup-options';
 import { runExitCode } from '../exit-codes';
 import { formatSummary, logFormatOption, notPersistedLines, openJournal, stateDirOption, type LogFormat } from '../journal-options';

@@ -7,14 +7,14 @@
  * by `checkGovernanceInput` BEFORE anything starts (UsageError, exit 2); after that every
  * failure, even an unexpected exception (a bug), becomes a reported problem.
  */
-import { isCompliant, type SlaReason } from '../core/sla';
+import { isCompliant, type SlaReason } from '../model/sla';
 import type { ExitObserver, SpawnedChild, SpawnRequest } from '../observer/types';
-import type { CgroupEnv } from './detect';
-import { checkRootFlag, JobCgroup, leafNameFor, type AttachOutcome, type CgroupReport } from './job';
-import { hasLimits, type Limits } from './limits';
-import type { ProcessRef } from './procs';
-import type { XattrReader } from './root';
-import type { Usage } from './types';
+import type { CgroupEnv } from '../cgroup/detect';
+import { checkRootFlag, JobCgroup, leafNameFor, type AttachOutcome, type CgroupReport } from '../cgroup/job';
+import { hasLimits, type Limits } from '../cgroup/limits';
+import type { ProcessRef } from '../cgroup/procs';
+import type { XattrReader } from '../cgroup/root';
+import type { Usage } from '../model/cgroup-report';
 
 export interface GovernanceOptions {
   /** Canonical limits (parseLimits). None: accounting only. */

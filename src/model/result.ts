@@ -5,8 +5,7 @@
  * Written once (`freezeResult`), never updated, never recomputed. Field names are the JSON
  * names: the object is serialised as it is.
  */
-import type { CgroupReport } from '../cgroup/job';
-import type { Usage } from '../cgroup/types';
+import type { CgroupReport, Usage } from './cgroup-report';
 import type { SlaReason } from './sla';
 
 export type Mode = 'run' | 'attach';
