@@ -50,6 +50,12 @@ export const CGROUP_REASON_PRIORITY: readonly CgroupReason[] = [
   'limit_not_applied',
 ];
 
+/** The violation a Result carries for these problems: the first in CGROUP_REASON_PRIORITY, or null. */
+export function violationOf(problems: readonly CgroupProblem[]): CgroupReason | null {
+  for (const r of CGROUP_REASON_PRIORITY) if (problems.some((p) => p.violation && p.reason === r)) return r;
+  return null;
+}
+
 export interface CgroupProblem {
   readonly reason: CgroupReason;
   readonly detail: string;

@@ -1,0 +1,23 @@
+/** What a job cgroup may be called, and what `--cgroup-root` may be: checked before anything exists. */
+import * as path from 'node:path';
+import { UsageError } from '../model/errors';
+import { validateJobId } from '../model/job-id';
+
+/** Names the kernel uses for interface files: a job leaf must never be called like one. */
+const RESERVED_LEAF = /^((cgroup|cpu|cpuacct|cpuset|memory|io|blkio|pids|hugetlb|rdma|misc|devices|freezer|net_cls|net_prio|perf_event)\..*|notify_on_release|release_agent|tasks)$/;
+
+/** Job id → leaf directory name. Throws UsageError (nothing created). */
+export function leafNameFor(jobId: string): string {
+  validateJobId(jobId);
+  if (RESERVED_LEAF.test(jobId)) {
+    throw new UsageError(`job id ${JSON.stringify(jobId)} looks like a cgroup interface file name (cgroup.*, cpu.*, memory.*, tasks, ...) and cannot name a job cgroup`);
+  }
+  return jobId;
+}
+
+/** `--cgroup-root` must be an absolute, normalised path (UsageError otherwise). */
+export function checkRootFlag(p: string): void {
+  if (!path.isAbsolute(p) || p.includes('\0') || path.normalize(p).replace(/\/+$/, '') !== p.replace(/\/+$/, '') || p.split('/').includes('..')) {
+    throw new UsageError(`--cgroup-root must be an absolute, normalised path without "..", e.g. /sys/fs/cgroup/ffrtmp; got ${JSON.stringify(p)}`);
+  }
+}
