@@ -2,17 +2,27 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 
 export const ROOT = join(__dirname, '..');
 /** The built CLI: tests run what users run (`npm test` builds first). */
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 
 /**
- * Every CLI run in the tests journals into a private state dir (not the machine's
- * /var/lib/ffrtmp), removed when the test process exits. Tests that care pass their own.
+ * A fresh temp directory `ffrtmp-<prefix>-XXXXXX`. The global setup points TMPDIR at a private
+ * directory of the test run, and the global teardown FAILS the run if anything is left in it:
+ * whoever makes a temp dir removes it (afterAll / finally).
  */
-export const TEST_STATE_DIR = mkdtempSync(join(tmpdir(), 'ffrtmp-test-state-'));
-process.on('exit', () => rmSync(TEST_STATE_DIR, { recursive: true, force: true }));
+export function testTempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `ffrtmp-${prefix}-`));
+}
+
+/**
+ * Every CLI run in the tests journals into a private state dir (not the machine's
+ * /var/lib/ffrtmp), removed after the test file. Tests that care pass their own.
+ */
+export const TEST_STATE_DIR = testTempDir('test-state');
+afterAll(() => rmSync(TEST_STATE_DIR, { recursive: true, force: true }));
 const BASE_ENV = { FFRTMP_STATE_DIR: TEST_STATE_DIR };
 
 export interface CliRun {
@@ -120,8 +130,36 @@ export function parseJsonLines(text: string): Record<string, unknown>[] {
   return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** The summary line, with a named group per field. */
 export const SUMMARY_LINE =
-  /^JOB (\S+) \| (?:intent=(\S+) \| )?sla=(COMPLIANT|VIOLATION) \| reason=([a-z_]+) \| runtime=(\d+)s \| exit=(-?\d+|SIG[A-Z0-9]+|unknown) \| pid=(\d+|unknown)$/m;
+  /^JOB (?<job>\S+) \| (?:intent=(?<intent>\S+) \| )?sla=(?<sla>COMPLIANT|VIOLATION) \| reason=(?<reason>[a-z_]+) \| runtime=(?<runtime>\d+)s \| exit=(?<exit>-?\d+|SIG[A-Z0-9]+|unknown) \| pid=(?<pid>\d+|unknown)$/m;
+
+export interface SummaryFields {
+  job: string;
+  intent?: string;
+  sla: 'COMPLIANT' | 'VIOLATION';
+  reason: string;
+  runtime: string;
+  exit: string;
+  pid: string;
+}
+
+/** Every summary line in `text`, by field name (assertions never count regex groups). */
+export function summaries(text: string): SummaryFields[] {
+  return text.split('\n').flatMap((line) => {
+    const g = SUMMARY_LINE.exec(line)?.groups;
+    if (!g) return [];
+    const { intent, ...rest } = g as unknown as SummaryFields;
+    return [intent === undefined ? rest : { ...rest, intent }];
+  });
+}
+
+/** The first summary line in `text` (throws when there is none). */
+export function summary(text: string): SummaryFields {
+  const s = summaries(text)[0];
+  if (!s) throw new Error(`no summary line in:\n${text}`);
+  return s;
+}
 
 /** True once the process has a handler for `signo` (its SigCgt mask): the wrapper is ready to detach. */
 export function catches(pid: number, signo: number): boolean {

@@ -1,9 +1,12 @@
 import { signalNumber } from '../model/exit-status';
 import type { Result } from '../model/result';
+import type { Diagnosis } from '../core/doctor';
+import type { RecoverReport } from '../recover/recover';
 
 /**
- * Exit statuses of the `ffrtmp` command, as pure functions of the Results (docs/results.md and
- * the README's table). The wrapper is transparent for `run`: a script sees the workload's status.
+ * Exit statuses of the `ffrtmp` command: one pure function per command, of what the command's
+ * work returned (docs/results.md and the README's tables). The wrapper is transparent for `run`:
+ * a script sees the workload's status.
  */
 export const EXIT = {
   OK: 0,
@@ -52,4 +55,37 @@ export function attachExitCode(results: readonly Result[], detachedBy?: string):
   if (results.some((r) => !r.platform_sla_compliant)) return EXIT.PLATFORM;
   if (detachedBy !== undefined) return signalExit(detachedBy);
   return EXIT.OK;
+}
+
+/** `ffrtmp doctor`: 0 when fully capable, else 1. */
+export function doctorExitCode(d: Pick<Diagnosis, 'fullyCapable'>): number {
+  return d.fullyCapable ? EXIT.OK : 1;
+}
+
+/**
+ * `ffrtmp recover`: 128 + the signal when detached; 125 when a Result could not be persisted;
+ * else 0 (every orphan settled, or left to its live adopter).
+ */
+export function recoverExitCode(report: Pick<RecoverReport, 'outcomes'>, detachedBy?: string): number {
+  if (detachedBy !== undefined) return signalExit(detachedBy);
+  if (report.outcomes.some((o) => o.kind === 'not_persisted')) return EXIT.PLATFORM;
+  return EXIT.OK;
+}
+
+/** `ffrtmp serve`: 0 after a clean stop (a signal), 125 when it could not listen. */
+export function serveExitCode(outcome: 'stopped' | 'listen_failed'): number {
+  return outcome === 'stopped' ? EXIT.OK : EXIT.PLATFORM;
+}
+
+/** `ffrtmp jobs show <id>`: 0 when the job is in the journal (a Result or a started record), else 1. */
+export function jobsShowExitCode(found: boolean): number {
+  return found ? EXIT.OK : 1;
+}
+
+/** What a thrown error means for the status: usage 2, no such process 1, anything else 125. */
+export function errorExitCode(err: unknown): number {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ERR_USAGE') return EXIT.USAGE;
+  if (code === 'ERR_NO_SUCH_PROCESS') return EXIT.NO_SUCH_PROCESS;
+  return EXIT.PLATFORM;
 }

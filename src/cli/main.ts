@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
-import { UsageError } from '../model/errors';
-import { EXIT } from './exit-codes';
+import { errorExitCode, EXIT } from './exit-codes';
 import { createProgram } from './program';
 
 /**
@@ -21,26 +20,19 @@ async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (err) {
-    process.exitCode = exitFor(err);
+    process.exitCode = report(err);
   }
 }
 
-function exitFor(err: unknown): number {
+function report(err: unknown): number {
   if (err instanceof CommanderError) {
     // Commander has already printed its message.
     return err.exitCode === 0 ? 0 : EXIT.USAGE;
   }
-  if (err instanceof UsageError) {
-    process.stderr.write(`ffrtmp: ${err.message}\n`);
-    return EXIT.USAGE;
-  }
-  const code = (err as { code?: string }).code;
-  if (code === 'ERR_NO_SUCH_PROCESS') {
-    process.stderr.write(`ffrtmp: ${(err as Error).message}\n`);
-    return EXIT.NO_SUCH_PROCESS;
-  }
-  process.stderr.write(`ffrtmp: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-  return EXIT.PLATFORM;
+  const status = errorExitCode(err);
+  if (status === EXIT.PLATFORM) process.stderr.write(`ffrtmp: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  else process.stderr.write(`ffrtmp: ${(err as Error).message}\n`);
+  return status;
 }
 
 void main(process.argv);

@@ -19,34 +19,18 @@
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UsageError } from '../model/errors';
 import { makeDirs } from '../journal/files';
 import { JournalFollower, type FollowerStats } from '../journal/follower';
 import { Journal } from '../journal/journal';
 import type { JournalProblem } from '../journal/reader';
 import type { JournalRecord, ResultJournalRecord } from '../journal/types';
+import { DEFAULT_LISTEN, parseListen, type ListenAddress } from './listen';
 import { JobMetrics } from './metrics';
 import { DEFAULT_VIOLATIONS_SIZE, ViolationLog } from './violations';
 
-export const DEFAULT_LISTEN = '127.0.0.1:9090';
+export { DEFAULT_LISTEN, parseListen, type ListenAddress };
 export const DEFAULT_JOBS_LIMIT = 20;
 export const DEFAULT_RECENT_JOBS_KEPT = 1000;
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
-
-/** `host:port`, `[v6]:port` or `:port` (all interfaces). Throws UsageError. */
-export function parseListen(value: string): ListenAddress {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    throw new UsageError(`--listen ${JSON.stringify(value)} is not HOST:PORT (e.g. 127.0.0.1:9090, [::1]:9090, :9090)`);
-  }
-  const host = m[1] ?? (m[2] === '' ? '0.0.0.0' : m[2]!);
-  return { host, port };
-}
 
 export interface ServeOptions {
   /** The state directory holding the journal. */

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../../src/native/load';
-import { SUMMARY_LINE, exited, ffrtmp, killQuietly, parseJsonLines, startFfrtmp, waitStarted, type CliRun } from '../helpers';
+import { exited, ffrtmp, summaries, summary, killQuietly, parseJsonLines, startFfrtmp, waitStarted, type CliRun } from '../helpers';
 
 const caps = (() => {
   const n = loadNative();
@@ -44,7 +44,7 @@ describe('ffrtmp attach', () => {
       job_id: 'seven', pid: t.pid, mode: 'attach', exit_code: 7, signal: null, exit_source: 'pidfd_info',
       platform_sla_compliant: true, platform_sla_reason: 'observed_to_completion',
     });
-    expect(SUMMARY_LINE.exec(r.stderr)).toMatchObject({ 1: 'seven', 4: 'observed_to_completion', 6: '7' });
+    expect(summary(r.stderr)).toMatchObject({ job: 'seven', reason: 'observed_to_completion', exit: '7' });
   });
 
   it('many PIDs in one process: one line per PID as each exits, in exit order', async () => {
@@ -53,7 +53,7 @@ describe('ffrtmp attach', () => {
     expect(r.code).toBe(0);
     const results = parseJsonLines(r.stdout);
     expect(results.map((x) => x.pid)).toEqual([ts[1]!.pid, ts[2]!.pid, ts[0]!.pid]);
-    expect(r.stderr.trim().split('\n').filter((l) => SUMMARY_LINE.test(l))).toHaveLength(3);
+    expect(summaries(r.stderr)).toHaveLength(3);
     expect(new Set(results.map((x) => x.job_id)).size).toBe(3);
   });
 

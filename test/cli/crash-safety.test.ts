@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { SUMMARY_LINE, catches, childNamed, exited, isAlive, killQuietly, sessionOf, startFfrtmp, waitFor } from '../helpers';
+import { catches, summary, childNamed, exited, isAlive, killQuietly, sessionOf, startFfrtmp, waitFor } from '../helpers';
 
 /**
  * Golden rule: if the wrapper crashes or is told to stop, the workload continues. Nothing is
@@ -34,8 +34,7 @@ describe.each([['pidfd'], ['polling']])('crash safety (%s backend)', (backend) =
         wrapper.kill(sig);
         const { code } = await exited(wrapper);
         expect(code).toBe(128 + ({ SIGTERM: 15, SIGINT: 2, SIGHUP: 1 } as const)[sig]);
-        const m = SUMMARY_LINE.exec(wrapper.output().stderr);
-        expect(m).toMatchObject({ 3: 'COMPLIANT', 4: 'detached_workload_continues', 6: 'unknown', 7: String(sleepPid) });
+        expect(summary(wrapper.output().stderr)).toMatchObject({ sla: 'COMPLIANT', reason: 'detached_workload_continues', exit: 'unknown', pid: String(sleepPid) });
         await new Promise((r) => setTimeout(r, 200));
         expect(isAlive(sleepPid)).toBe(true);
       } finally {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SUMMARY_LINE, ffrtmp, parseJsonLines } from '../helpers';
+import { ffrtmp, parseJsonLines, summary } from '../helpers';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ffrtmp-cli-run-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -18,18 +18,13 @@ describe.each([['pidfd'], ['polling']])('ffrtmp run (%s backend)', (backend) => 
     const r = await ffrtmp(['run', '--job-id', `exit-${code}`, '--', 'sh', '-c', `echo out; exit ${code}`], { env });
     expect(r.code).toBe(code);
     expect(r.stdout).toBe('out\n'); // the workload owns stdout; nothing of ours is there
-    const m = SUMMARY_LINE.exec(r.stderr);
-    expect(m, r.stderr).not.toBeNull();
-    expect(m![1]).toBe(`exit-${code}`);
-    expect(m![3]).toBe('COMPLIANT');
-    expect(m![4]).toBe(reason);
-    expect(m![6]).toBe(String(code));
+    expect(summary(r.stderr)).toMatchObject({ job: `exit-${code}`, sla: 'COMPLIANT', reason, exit: String(code) });
   });
 
   it('a workload killed by a signal exits 128+n and says exit=SIGKILL', async () => {
     const r = await ffrtmp(['run', '--', 'sh', '-c', 'kill -KILL $$'], { env });
     expect(r.code).toBe(137);
-    expect(SUMMARY_LINE.exec(r.stderr)![6]).toBe('SIGKILL');
+    expect(summary(r.stderr).exit).toBe('SIGKILL');
   });
 
   it('--json adds the Result as one JSON line on stderr, never on stdout', async () => {

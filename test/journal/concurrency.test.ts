@@ -1,30 +1,17 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listJournalFiles } from '../../src/journal/files';
 import { readJournal } from '../../src/journal/reader';
-import { transpileJournal, WRITER_JS } from '../support/transpile-journal';
+import { useJournalChildren, WRITER_JS } from '../support/transpile-journal';
 
-let moduleDir: string;
-let work: string;
-let writer: string;
 
-beforeAll(() => {
-  moduleDir = transpileJournal();
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-conc-'));
-  writer = path.join(work, 'writer.js');
-  fs.writeFileSync(writer, WRITER_JS);
-});
-afterAll(() => {
-  fs.rmSync(path.dirname(moduleDir), { recursive: true, force: true }); // the transpile root
-  fs.rmSync(work, { recursive: true, force: true });
-});
+const kids = useJournalChildren('conc', { writer: WRITER_JS });
 
 function runWriter(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [writer, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [kids.scripts.writer, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -37,7 +24,7 @@ function runWriter(args: string[]): Promise<{ code: number | null; out: string; 
 async function concurrentWriters(dir: string, writers: number, jobs: number, maxBytes: number, pad: number): Promise<void> {
   const startAt = Date.now() + 1500;
   const runs = await Promise.all(
-    Array.from({ length: writers }, (_, w) => runWriter([moduleDir, dir, String(w), String(jobs), String(maxBytes), String(pad), String(startAt)])),
+    Array.from({ length: writers }, (_, w) => runWriter([kids.moduleDir, dir, String(w), String(jobs), String(maxBytes), String(pad), String(startAt)])),
   );
   for (const r of runs) {
     expect(r.err).toBe('');
@@ -84,14 +71,14 @@ function expectEveryRecordOnce(dir: string, writers: number, jobs: number): void
 
 describe('50 concurrent writer processes (the real module, transpiled)', () => {
   it('one file: no interleaved, torn or lost lines, records larger than PIPE_BUF included', async () => {
-    const dir = path.join(work, 'one');
+    const dir = path.join(kids.work, 'one');
     await concurrentWriters(dir, 50, 30, 1 << 30, 9000);
     expectEveryRecordOnce(dir, 50, 30);
     expect(listJournalFiles(dir)).toHaveLength(1);
   }, 120_000);
 
   it('with rotation racing between the writers: nothing lost, nothing split, nothing duplicated', async () => {
-    const dir = path.join(work, 'rot');
+    const dir = path.join(kids.work, 'rot');
     await concurrentWriters(dir, 50, 30, 32 * 1024, 0);
     expectEveryRecordOnce(dir, 50, 30);
     const files = listJournalFiles(dir);

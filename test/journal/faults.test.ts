@@ -5,36 +5,23 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPS_JS, transpileJournal } from '../support/transpile-journal';
+import { describe, expect, it } from 'vitest';
+import { OPS_JS, useJournalChildren } from '../support/transpile-journal';
 
 const canUnshare = spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t tmpfs -o size=4k tmpfs /mnt && umount /mnt'], { stdio: 'ignore' }).status === 0;
 if (!canUnshare) {
   console.warn('\n*** SKIPPING journal fault tests: `unshare -m` + tmpfs mount not permitted here (needs root / CAP_SYS_ADMIN) ***\n');
 }
 
-let moduleDir: string;
-let work: string;
-let ops: string;
 
-beforeAll(() => {
-  moduleDir = transpileJournal();
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-faults-'));
-  ops = path.join(work, 'ops.js');
-  fs.writeFileSync(ops, OPS_JS);
-});
-afterAll(() => {
-  fs.rmSync(path.dirname(moduleDir), { recursive: true, force: true }); // the transpile root
-  fs.rmSync(work, { recursive: true, force: true });
-});
+const kids = useJournalChildren('faults', { ops: OPS_JS });
 
 /** Runs a shell script in a private mount namespace; each line of output `@name {json}` is collected. */
 function inNamespace(script: string): Record<string, any> {
-  const mnt = fs.mkdtempSync(path.join(work, 'mnt-'));
+  const mnt = fs.mkdtempSync(path.join(kids.work, 'mnt-'));
   const r = spawnSync('unshare', ['-m', 'sh', '-ec', script], {
-    env: { ...process.env, MNT: mnt, NODE: process.execPath, OPS: ops, MOD: moduleDir },
+    env: { ...process.env, MNT: mnt, NODE: process.execPath, OPS: kids.scripts.ops, MOD: kids.moduleDir },
     encoding: 'utf8',
   });
   expect(r.stderr).toBe('');

@@ -2,7 +2,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Result } from '../../src/model/result';
 import { CURRENT_FILE, listJournalFiles } from '../../src/journal/files';
 import { identityOf, isSameProcessAlive, readStartTimeTicks } from '../../src/journal/identity';
 import { Journal } from '../../src/journal/journal';
@@ -10,6 +9,7 @@ import { findResult, findUnfinished, recentResults, classifyUnfinished } from '.
 import { readJournal } from '../../src/journal/reader';
 import { resolveStateDir } from '../../src/journal/state-dir';
 import type { StartedRecord } from '../../src/journal/types';
+import { aResult as result, aStarted } from '../support/fixtures';
 
 let dir: string;
 beforeEach(() => {
@@ -19,34 +19,7 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function started(job_id: string, pid = process.pid): StartedRecord {
-  return {
-    type: 'started',
-    job_id,
-    pid,
-    mode: 'run',
-    identity: { pid, start_time_ticks: '12345' },
-    cgroup: null,
-    start_time: '2026-01-06T10:00:00.000Z',
-  };
-}
-
-function result(job_id: string, over: Partial<Result> = {}): Result {
-  return {
-    job_id,
-    pid: 4242,
-    mode: 'run',
-    start_time: '2026-01-06T10:00:00.000Z',
-    end_time: '2026-01-06T10:01:27.500Z',
-    processing_seconds: 87.5,
-    exit_code: 0,
-    signal: null,
-    exit_source: 'waitid',
-    platform_sla_compliant: true,
-    platform_sla_reason: 'completed_successfully',
-    ...over,
-  };
-}
+const started = (job_id: string, pid = process.pid): StartedRecord => aStarted(job_id, { pid });
 
 describe('resolveStateDir', () => {
   it('explicit > env > root default > XDG > home', () => {
@@ -136,7 +109,7 @@ describe('Journal append + read', () => {
   it('a missing state dir is an empty journal; a spawn failure is a result without started', () => {
     expect(readJournal(path.join(dir, 'nope'))).toEqual({ records: [], problems: [], files: [] });
     const j = new Journal({ dir });
-    j.recorder().finished(result('s', { pid: null, exit_code: null, exit_source: 'unknown', platform_sla_reason: 'workload_not_startable' }));
+    j.recorder().finished(result('s', { pid: null, exit_code: null, reason: 'workload_not_startable' }));
     const { records } = readJournal(dir);
     expect(records.map((r) => r.type)).toEqual(['result']);
   });
@@ -190,7 +163,7 @@ describe('queries', () => {
     dead.started(started('orphan'));
     const done = j.recorder();
     done.started(started('same-id'));
-    done.finished(result('same-id', { exit_code: 1, platform_sla_reason: 'workload_failed_platform_ok' }));
+    done.finished(result('same-id', { exit_code: 1, reason: 'workload_failed_platform_ok' }));
     const again = j.recorder();
     again.started(started('same-id'));
     again.finished(result('same-id', { exit_code: 0 }));

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { identityOf, readStartTimeTicks } from '../../src/journal/identity';
 import { Journal } from '../../src/journal/journal';
 import { readJournal } from '../../src/journal/reader';
@@ -10,36 +10,24 @@ import type { StartedRecord } from '../../src/journal/types';
 import { selectObserver } from '../../src/observer/select';
 import { claimOrphan } from '../../src/recover/claims';
 import { recover, scanOrphans } from '../../src/recover/recover';
-import { FAKE_WRAPPER_JS, transpileJournal } from '../support/transpile-journal';
+import { FAKE_WRAPPER_JS, useJournalChildren } from '../support/transpile-journal';
 
-let moduleDir: string;
-let work: string;
-let fake: string;
 let dir: string;
 const cleanup: ChildProcess[] = [];
 
-beforeAll(() => {
-  moduleDir = transpileJournal();
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-recover-'));
-  fake = path.join(work, 'fake-wrapper.js');
-  fs.writeFileSync(fake, FAKE_WRAPPER_JS);
-});
-afterAll(() => {
-  fs.rmSync(path.dirname(moduleDir), { recursive: true, force: true }); // the transpile root
-  fs.rmSync(work, { recursive: true, force: true });
-});
+const kids = useJournalChildren('recover', { fake: FAKE_WRAPPER_JS });
 afterEach(() => {
   for (const c of cleanup.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
 function freshDir(): string {
-  dir = fs.mkdtempSync(path.join(work, 'state-'));
+  dir = kids.stateDir();
   return dir;
 }
 
 /** Starts a fake wrapper running `cmd`, kills it with SIGKILL once the started record is written. */
 async function crashedWrapper(jobId: string, cmd: string): Promise<number> {
-  const w = spawn(process.execPath, [fake, moduleDir, dir, jobId, cmd], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const w = spawn(process.execPath, [kids.scripts.fake, kids.moduleDir, dir, jobId, cmd], { stdio: ['ignore', 'pipe', 'inherit'] });
   cleanup.push(w);
   const line = await new Promise<string>((resolve, reject) => {
     let buf = '';

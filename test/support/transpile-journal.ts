@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import ts from 'typescript';
+import { afterAll, beforeAll } from 'vitest';
 
 const SRC = path.resolve(__dirname, '../../src');
 /** The journal modules, plus what they import from elsewhere in src/ (same relative layout). */
@@ -106,3 +107,49 @@ rec.started({ type: 'started', job_id: jobId, pid: child.pid, mode: 'run', inten
 process.stdout.write(JSON.stringify({ pid: child.pid, persisted: rec.persistence(jobId) }) + '\\n');
 setInterval(() => {}, 1000);
 `;
+
+/** What useJournalChildren() gives a suite once its beforeAll has run. */
+export interface JournalChildren<K extends string> {
+  /** The transpiled journal modules (argument of the child scripts). */
+  readonly moduleDir: string;
+  /** A private work directory, removed after the suite. */
+  readonly work: string;
+  /** The path of each child script written into `work`. */
+  readonly scripts: Readonly<Record<K, string>>;
+  /** A fresh state directory inside `work`. */
+  stateDir(): string;
+}
+
+/**
+ * The one journal setup for suites that run real journal code in child processes: beforeAll
+ * transpiles the journal and writes `scripts` (name → source) into a work dir; afterAll removes
+ * both. Read the fields inside tests and hooks (they are set by beforeAll).
+ */
+export function useJournalChildren<K extends string>(name: string, scripts: Record<K, string>): JournalChildren<K> {
+  const state = { moduleDir: '', work: '', scripts: {} as Record<K, string> };
+  beforeAll(() => {
+    state.moduleDir = transpileJournal();
+    state.work = fs.mkdtempSync(path.join(os.tmpdir(), `ffrtmp-${name}-`));
+    for (const [k, src] of Object.entries(scripts) as [K, string][]) {
+      const file = path.join(state.work, `${k}.js`);
+      fs.writeFileSync(file, src);
+      state.scripts[k] = file;
+    }
+  });
+  afterAll(() => {
+    if (state.moduleDir) fs.rmSync(path.dirname(state.moduleDir), { recursive: true, force: true }); // the transpile root
+    if (state.work) fs.rmSync(state.work, { recursive: true, force: true });
+  });
+  return {
+    get moduleDir() {
+      return state.moduleDir;
+    },
+    get work() {
+      return state.work;
+    },
+    get scripts() {
+      return state.scripts;
+    },
+    stateDir: () => fs.mkdtempSync(path.join(state.work, 'state-')),
+  };
+}

@@ -3,28 +3,20 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Result } from '../../src/model/result';
+import { afterEach, describe, expect, it } from 'vitest';
 import { readStartTimeTicks } from '../../src/journal/identity';
 import { Journal } from '../../src/journal/journal';
 import { readJournal } from '../../src/journal/reader';
-import { exited, ffrtmp, isAlive, killQuietly, startFfrtmp, SUMMARY_LINE, waitFor } from '../helpers';
-import { FAKE_WRAPPER_JS, transpileJournal } from '../support/transpile-journal';
+import { exited, ffrtmp, isAlive, killQuietly, startFfrtmp, SUMMARY_LINE, summary, waitFor } from '../helpers';
+import type { Result } from '../../src/model/result';
+import { aResult as result } from '../support/fixtures';
+import { FAKE_WRAPPER_JS, useJournalChildren } from '../support/transpile-journal';
 
-let moduleDir: string;
-let work: string;
-let fake: string;
+const kids = useJournalChildren('vcli', { fake: FAKE_WRAPPER_JS });
 const children: ChildProcess[] = [];
 const pids: number[] = [];
 
-beforeAll(() => {
-  moduleDir = transpileJournal();
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-vcli-'));
-  fake = path.join(work, 'fake-wrapper.js');
-  fs.writeFileSync(fake, FAKE_WRAPPER_JS);
-});
 afterEach(async () => {
   for (const c of children.splice(0)) {
     if (c.exitCode === null && c.signalCode === null) {
@@ -34,24 +26,11 @@ afterEach(async () => {
   }
   for (const p of pids.splice(0)) killQuietly(p);
 });
-afterAll(() => {
-  fs.rmSync(path.dirname(moduleDir), { recursive: true, force: true }); // the transpile root
-  fs.rmSync(work, { recursive: true, force: true });
-});
-
-const newDir = (): string => fs.mkdtempSync(path.join(work, 'state-'));
-
-function result(job_id: string, over: Partial<Result> = {}): Result {
-  return {
-    job_id, pid: 4242, mode: 'run', start_time: '2026-01-06T10:00:00.000Z', end_time: '2026-01-06T10:00:03.000Z',
-    processing_seconds: 3, exit_code: 0, signal: null, exit_source: 'waitid',
-    platform_sla_compliant: true, platform_sla_reason: 'completed_successfully', ...over,
-  };
-}
+const newDir = (): string => kids.stateDir();
 
 /** A fake wrapper that records `started`, then is killed -9: its workload becomes an orphan. */
 async function orphanedWorkload(dir: string, jobId: string, cmd: string): Promise<number> {
-  const w = spawn(process.execPath, [fake, moduleDir, dir, jobId, cmd], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const w = spawn(process.execPath, [kids.scripts.fake, kids.moduleDir, dir, jobId, cmd], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(w);
   let out = '';
   w.stdout!.on('data', (d) => (out += d));
@@ -68,7 +47,7 @@ describe('ffrtmp jobs', () => {
     const dir = newDir();
     const j = new Journal({ dir });
     j.recorder().finished(result('first'));
-    j.recorder().finished(result('second', { exit_code: 2, platform_sla_reason: 'workload_failed_platform_ok' }));
+    j.recorder().finished(result('second', { exit_code: 2, reason: 'workload_failed_platform_ok' }));
     j.recorder().finished(result('second', { exit_code: 0 }));
     const table = await ffrtmp(['jobs', '--state-dir', dir]);
     expect(table.code).toBe(0);
@@ -116,11 +95,10 @@ describe('ffrtmp recover', () => {
     const r = await ffrtmp(['recover', '--state-dir', dir]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/adopted job cli-orphan/);
-    const m = SUMMARY_LINE.exec(r.stderr);
+    const m = summary(r.stderr);
     expect(m).not.toBeNull();
-    expect(m![1]).toBe('cli-orphan');
-    expect(m![4]).toBe('observed_to_completion');
-    expect(['5', 'unknown']).toContain(m![6]); // 5 where the kernel has PIDFD_INFO_EXIT
+    expect(m).toMatchObject({ job: 'cli-orphan', reason: 'observed_to_completion' });
+    expect(['5', 'unknown']).toContain(m.exit); // 5 where the kernel has PIDFD_INFO_EXIT
     const results = readJournal(dir).records.filter((x) => x.type === 'result');
     expect(results).toHaveLength(1);
     const again = await ffrtmp(['recover', '--state-dir', dir, '--log-format', 'json']);

@@ -2,28 +2,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Result } from '../../src/model/result';
 import { Journal } from '../../src/journal/journal';
 import { readJournal } from '../../src/journal/reader';
 import { JobMetrics, exitLabel } from '../../src/visibility/metrics';
 import { ViolationLog } from '../../src/visibility/violations';
+import { aResult, type ResultOver } from '../support/fixtures';
 
-function result(i: number, over: Partial<Result> = {}): Result {
-  return {
-    job_id: `job-${i}`,
-    pid: 1000 + i,
-    mode: 'run',
-    start_time: '2026-01-06T10:00:00.000Z',
-    end_time: '2026-01-06T10:00:01.000Z',
-    processing_seconds: 1,
-    exit_code: 0,
-    signal: null,
-    exit_source: 'waitid',
-    platform_sla_compliant: true,
-    platform_sla_reason: 'completed_successfully',
-    ...over,
-  };
-}
+const result = (i: number, over: ResultOver & { job_id?: string } = {}) => aResult(over.job_id ?? `job-${i}`, { pid: 1000 + i, ...over });
 
 /** Parses Prometheus text into `name{labels}` -> value. */
 function samples(text: string): Map<string, number> {
@@ -82,10 +67,10 @@ describe('JobMetrics', () => {
           expected.started++;
         }
         if (i % 7 === 6) continue; // still running / orphaned: no result
-        let over: Partial<Result> = { mode };
-        if (i % 5 === 1) over = { ...over, exit_code: 2, platform_sla_reason: 'workload_failed_platform_ok' };
-        if (i % 5 === 2) over = { ...over, exit_code: null, signal: 'SIGKILL', platform_sla_reason: 'workload_failed_platform_ok' };
-        if (i % 5 === 3) over = { ...over, exit_code: null, exit_source: 'unknown', platform_sla_compliant: false, platform_sla_reason: 'observer_unavailable' };
+        let over: ResultOver = { mode };
+        if (i % 5 === 1) over = { ...over, exit_code: 2, reason: 'workload_failed_platform_ok' };
+        if (i % 5 === 2) over = { ...over, exit_code: null, signal: 'SIGKILL', reason: 'workload_failed_platform_ok' };
+        if (i % 5 === 3) over = { ...over, exit_code: null, reason: 'observer_unavailable' };
         rec.finished(result(i, over));
         expected.completed++;
         const r = result(i, over);
@@ -124,14 +109,14 @@ describe('ViolationLog', () => {
     expect(v.json()).toBe('[]');
     expect(v.record(result(0))).toBe(false);
     for (let i = 1; i <= 5; i++) {
-      v.record(result(i, { platform_sla_compliant: false, platform_sla_reason: 'observer_unavailable', exit_code: null, processing_seconds: i / 10 }));
+      v.record(result(i, { reason: 'observer_unavailable', exit_code: null, seconds: i / 10 }));
     }
     expect(v.count()).toBe(3);
     expect(v.totalRecorded()).toBe(5);
     expect(v.recent().map((s) => s.job_id)).toEqual(['job-5', 'job-4', 'job-3']);
     expect(v.recent(1)).toEqual([{ job_id: 'job-5', reason: 'observer_unavailable', duration: 0.5, exit_code: null, pid: 1005 }]);
     expect(Object.keys(v.recent()[0]!)).toEqual(['job_id', 'reason', 'duration', 'exit_code', 'pid']);
-    v.record(result(9, { job_id: 'we"ird\\id\n', platform_sla_compliant: false }));
+    v.record(result(9, { job_id: 'we"ird\\id\n', reason: 'exit_unobserved' }));
     expect(JSON.parse(v.json())[0].job_id).toBe('we"ird\\id\n');
     expect(() => new ViolationLog(0)).toThrow(RangeError);
   });

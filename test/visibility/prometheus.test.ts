@@ -9,10 +9,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Result } from '../../src/model/result';
 import { Journal } from '../../src/journal/journal';
 import type { StartedRecord } from '../../src/journal/types';
 import { exited, killQuietly, startFfrtmp, waitFor } from '../helpers';
+import { aResult } from '../support/fixtures';
 
 const has = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
 const HAVE_PROMTOOL = has('promtool');
@@ -50,12 +50,10 @@ function recordJobs(dir: string, n: number, violations: number): void {
     const s: StartedRecord = { type: 'started', job_id, pid: 1000 + i, mode: i % 3 === 0 ? 'attach' : 'run', identity: { pid: 1000 + i, start_time_ticks: '1' }, cgroup: null, start_time: now };
     rec.started(s);
     const bad = i < violations;
-    const r: Result = {
-      job_id, pid: 1000 + i, mode: s.mode, start_time: now, end_time: now, processing_seconds: 0.25,
-      exit_code: bad ? null : i % 4, signal: null, exit_source: bad ? 'unknown' : 'waitid',
-      platform_sla_compliant: !bad, platform_sla_reason: bad ? 'exit_unobserved' : i % 4 === 0 ? 'completed_successfully' : 'workload_failed_platform_ok',
-    };
-    rec.finished(r);
+    rec.finished(aResult(job_id, {
+      pid: 1000 + i, mode: s.mode, startedAtMs: Date.parse(now), seconds: 0.25,
+      exit_code: bad ? null : i % 4, reason: bad ? 'exit_unobserved' : i % 4 === 0 ? 'completed_successfully' : 'workload_failed_platform_ok',
+    }));
   }
 }
 

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readJournal } from '../../src/journal/reader';
-import { CLI, exited, ffrtmp, killQuietly, startFfrtmp, SUMMARY_LINE, waitFor } from '../helpers';
+import { CLI, exited, ffrtmp, killQuietly, startFfrtmp, SUMMARY_LINE, summary, waitFor } from '../helpers';
 
 const canUnshare = spawnSync('unshare', ['-m', 'true'], { stdio: 'ignore' }).status === 0;
 
@@ -54,8 +54,7 @@ describe('ffrtmp run/attach write the journal', () => {
     try {
       const r = await ffrtmp(['recover', '--state-dir', dir]);
       expect(r.code).toBe(0);
-      const m = SUMMARY_LINE.exec(r.stderr);
-      expect(m?.[1]).toBe('killed');
+      expect(summary(r.stderr).job).toBe('killed');
       const results = readJournal(dir).records.filter((x) => x.type === 'result');
       expect(results).toHaveLength(1);
       expect(results[0]).toMatchObject({ job_id: 'killed', run_id: started.run_id, mode: 'run', platform_sla_reason: 'observed_to_completion' });

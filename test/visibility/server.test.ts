@@ -1,45 +1,26 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Result } from '../../src/model/result';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/journal';
 import type { JournalProblem } from '../../src/journal/reader';
 import { parseListen, startServer, type ServerHandle } from '../../src/visibility/server';
-import { transpileJournal, WRITER_JS } from '../support/transpile-journal';
+import type { Result } from '../../src/model/result';
+import { aResult, type ResultOver } from '../support/fixtures';
+import { useJournalChildren, WRITER_JS } from '../support/transpile-journal';
 
-let moduleDir: string;
-let work: string;
-let writer: string;
+const result = (id: string, over: ResultOver = {}): Result => aResult(id, { seconds: 12.5, ...over });
+
 let dir: string;
 let server: ServerHandle | null = null;
 
-beforeAll(() => {
-  moduleDir = transpileJournal();
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-serve-'));
-  writer = path.join(work, 'writer.js');
-  fs.writeFileSync(writer, WRITER_JS);
-});
-afterAll(() => {
-  fs.rmSync(path.dirname(moduleDir), { recursive: true, force: true }); // the transpile root
-  fs.rmSync(work, { recursive: true, force: true });
-});
+const kids = useJournalChildren('serve', { writer: WRITER_JS });
 afterEach(async () => {
   await server?.close();
   server = null;
 });
 
-function result(job_id: string, over: Partial<Result> = {}): Result {
-  return {
-    job_id, pid: 4242, mode: 'run', start_time: '2026-01-06T10:00:00.000Z', end_time: '2026-01-06T10:00:12.500Z',
-    processing_seconds: 12.5, exit_code: 0, signal: null, exit_source: 'waitid',
-    platform_sla_compliant: true, platform_sla_reason: 'completed_successfully', ...over,
-  };
-}
-
 function freshDir(): string {
-  dir = fs.mkdtempSync(path.join(work, 'state-'));
+  dir = kids.stateDir();
   return dir;
 }
 
@@ -50,7 +31,7 @@ function sample(text: string, series: string): number | undefined {
 
 function runWriter(args: string[]): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [writer, moduleDir, ...args], { stdio: 'ignore' });
+    const c = spawn(process.execPath, [kids.scripts.writer, kids.moduleDir, ...args], { stdio: 'ignore' });
     c.on('error', reject);
     c.on('close', resolve);
   });
@@ -72,8 +53,8 @@ describe('ffrtmp serve endpoints', () => {
     const a = j.recorder();
     a.started({ type: 'started', job_id: 'a', pid: 1, mode: 'run', identity: { pid: 1, start_time_ticks: '9' }, cgroup: null, start_time: '2026-01-06T10:00:00.000Z' });
     a.finished(result('a'));
-    j.recorder().finished(result('v"1', { platform_sla_compliant: false, platform_sla_reason: 'observer_unavailable', exit_code: null, exit_source: 'unknown', mode: 'attach' }));
-    j.recorder().finished(result('c', { exit_code: 3, platform_sla_reason: 'workload_failed_platform_ok' }));
+    j.recorder().finished(result('v"1', { reason: 'observer_unavailable', exit_code: null, mode: 'attach' }));
+    j.recorder().finished(result('c', { exit_code: 3, reason: 'workload_failed_platform_ok' }));
     server = await startServer({ stateDir: dir, listen: '127.0.0.1:0', observerBackend: 'pidfd' });
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 

@@ -1,20 +1,6 @@
 import { Command } from 'commander';
-import { attach } from '../../core/attach';
-import { addCgroupOptions, governanceFromFlags, type CgroupFlagValues } from '../cgroup-options';
-import { attachExitCode } from '../exit-codes';
-import { collect, parsePid } from '../options';
-import { formatSummary, logFormatOption, notPersistedLines, openJournal, stateDirOption, type LogFormat } from '../journal-options';
-import { resultJson } from '../render';
-import { onDetachSignals } from '../signals';
-
-interface AttachOptions extends CgroupFlagValues {
-  pid: number[];
-  jobId?: string[];
-  intent?: string;
-  json?: boolean;
-  stateDir?: string;
-  logFormat: LogFormat;
-}
+import { lazy } from '../lazy';
+import { addCgroupOptions, collect, logFormatOption, parsePid, stateDirOption } from '../options';
 
 /**
  * `ffrtmp attach --pid <pid> [--pid <pid> ...]`: adopt running processes in one wrapper process
@@ -30,28 +16,5 @@ export function attachCommand(): Command {
     .option('--json', 'print each Result as one JSON line on stdout')
     .addOption(stateDirOption())
     .addOption(logFormatOption())
-    .action(async (opts: AttachOptions) => {
-      const governance = governanceFromFlags(opts);
-      const journal = openJournal(opts.stateDir);
-      const recorder = journal.recorder();
-      const detach = onDetachSignals();
-      try {
-        const results = await attach({
-          pids: opts.pid,
-          jobIds: opts.jobId,
-          intent: opts.intent,
-          signal: detach.signal,
-          governance,
-          recorder,
-          onResult: (r) => {
-            process.stderr.write(`${formatSummary(r, opts.logFormat)}\n`);
-            for (const line of notPersistedLines(recorder, journal, [r.job_id])) process.stderr.write(`${line}\n`);
-            if (opts.json) process.stdout.write(`${resultJson(r)}\n`);
-          },
-        });
-        process.exitCode = attachExitCode(results, detach.received());
-      } finally {
-        detach.dispose();
-      }
-    });
+    .action(lazy(() => import('../actions/attach')));
 }

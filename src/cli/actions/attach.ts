@@ -1,0 +1,41 @@
+import { attach } from '../../core/attach';
+import { attachExitCode } from '../exit-codes';
+import { notPersistedLines, openJournal } from '../journal';
+import { governanceFromFlags } from '../limits';
+import type { CgroupFlagValues, LogFormat } from '../options';
+import { formatSummary, resultJson } from '../output';
+import { onDetachSignals } from '../signals';
+
+export interface AttachOptions extends CgroupFlagValues {
+  pid: number[];
+  jobId?: string[];
+  intent?: string;
+  json?: boolean;
+  stateDir?: string;
+  logFormat: LogFormat;
+}
+
+export async function action(opts: AttachOptions): Promise<number> {
+  const governance = governanceFromFlags(opts);
+  const journal = openJournal(opts.stateDir);
+  const recorder = journal.recorder();
+  const detach = onDetachSignals();
+  try {
+    const results = await attach({
+      pids: opts.pid,
+      jobIds: opts.jobId,
+      intent: opts.intent,
+      signal: detach.signal,
+      governance,
+      recorder,
+      onResult: (r) => {
+        process.stderr.write(`${formatSummary(r, opts.logFormat)}\n`);
+        for (const line of notPersistedLines(recorder, journal, [r.job_id])) process.stderr.write(`${line}\n`);
+        if (opts.json) process.stdout.write(`${resultJson(r)}\n`);
+      },
+    });
+    return attachExitCode(results, detach.received());
+  } finally {
+    detach.dispose();
+  }
+}

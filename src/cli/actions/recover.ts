@@ -1,0 +1,62 @@
+import { selectObserver } from '../../observer/select';
+import { recover, scanOrphans, type AdoptionOutcome } from '../../recover/recover';
+import { recoverExitCode } from '../exit-codes';
+import { openJournal } from '../journal';
+import type { LogFormat } from '../options';
+import { formatEvent, formatSummary } from '../output';
+import { onDetachSignals } from '../signals';
+
+/** One stderr line per settled orphan (the summary line when a Result was written). */
+export function renderOutcome(o: AdoptionOutcome, format: LogFormat): string {
+  switch (o.kind) {
+    case 'observed':
+      return formatSummary(o.result, format);
+    case 'unobserved':
+      return formatSummary(o.result, format);
+    case 'not_persisted':
+      return [
+        formatSummary(o.result, format),
+        formatEvent(format, 'not_persisted', `the Result of job ${o.orphan.job_id} was NOT persisted: ${o.error.code ?? o.error.op}: ${o.error.message}`, {
+          job_id: o.orphan.job_id,
+        }),
+      ].join('\n');
+    case 'skipped':
+      return formatEvent(format, 'adoption_skipped', `job ${o.orphan.job_id} not adopted: ${o.why}${o.detail ? ` (${o.detail})` : ''}`, {
+        job_id: o.orphan.job_id,
+        why: o.why,
+      });
+  }
+}
+
+export async function action(opts: { stateDir?: string; dryRun?: boolean; logFormat: LogFormat }): Promise<number> {
+  const journal = openJournal(opts.stateDir);
+  const fmt = opts.logFormat;
+  if (opts.dryRun) {
+    const { inFlight, orphans, problems } = scanOrphans(journal.dir);
+    for (const p of problems) process.stderr.write(`${formatEvent(fmt, 'journal_problem', `journal ${p.file}:${p.line}: ${p.reason}`, { ...p })}\n`);
+    for (const o of orphans) process.stdout.write(`orphan   ${o.job_id} pid=${o.pid} mode=${o.mode} started=${o.start_time}\n`);
+    for (const o of inFlight) process.stdout.write(`running  ${o.job_id} pid=${o.pid} mode=${o.mode} wrapper=${o.wrapper.pid}\n`);
+    if (orphans.length === 0 && inFlight.length === 0) process.stdout.write('no unfinished jobs\n');
+    return 0;
+  }
+  const detach = onDetachSignals();
+  try {
+    const report = await recover({
+      stateDir: journal.dir,
+      observer: selectObserver(),
+      signal: detach.signal,
+      onAdopted: (o) =>
+        process.stderr.write(`${formatEvent(fmt, 'adopted', `adopted job ${o.job_id} (pid ${o.pid}); watching until it exits`, { job_id: o.job_id, pid: o.pid })}\n`),
+      onOutcome: (o) => process.stderr.write(`${renderOutcome(o, fmt)}\n`),
+    });
+    for (const p of report.problems) {
+      process.stderr.write(`${formatEvent(fmt, 'journal_problem', `journal ${p.file}:${p.line}: ${p.reason}`, { ...p })}\n`);
+    }
+    if (report.outcomes.length === 0) {
+      process.stderr.write(`${formatEvent(fmt, 'recover_done', `no orphaned jobs in ${journal.dir}${report.inFlight.length ? ` (${report.inFlight.length} running under a live wrapper)` : ''}`)}\n`);
+    }
+    return recoverExitCode(report, detach.received());
+  } finally {
+    detach.dispose();
+  }
+}

@@ -1,0 +1,75 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { run } from '../../core/run';
+import { UsageError } from '../../model/errors';
+import { runExitCode } from '../exit-codes';
+import { notPersistedLines, openJournal } from '../journal';
+import { governanceFromFlags } from '../limits';
+import type { ActionModule } from '../lazy';
+import type { CgroupFlagValues, LogFormat } from '../options';
+import { formatSummary, resultJson, writeResultFile } from '../output';
+import { onDetachSignals } from '../signals';
+
+export interface RunOptions extends CgroupFlagValues {
+  jobId?: string;
+  intent?: string;
+  workdir?: string;
+  json?: boolean;
+  resultFile?: string;
+  stateDir?: string;
+  logFormat: LogFormat;
+}
+
+/** `ffrtmp run`'s work, given the raw argv (to see the `--`). */
+export function bind(rawArgs: readonly string[]): ActionModule<[string[], RunOptions]> {
+  return { action: (command, opts) => runAction(rawArgs, command, opts) };
+}
+
+async function runAction(rawArgs: readonly string[], command: string[], opts: RunOptions): Promise<number> {
+  if (!rawArgs.includes('--')) {
+    throw new UsageError('put -- before the workload: `ffrtmp run [options] -- <command> [args...]`');
+  }
+  const [file, ...args] = command;
+  if (file === undefined) throw new UsageError('no command given after --');
+  if (opts.resultFile !== undefined) checkWritableTarget(opts.resultFile);
+  const governance = governanceFromFlags(opts);
+
+  const journal = openJournal(opts.stateDir);
+  const recorder = journal.recorder();
+  const detach = onDetachSignals();
+  try {
+    const result = await run({
+      command: file, args, jobId: opts.jobId, intent: opts.intent, workdir: opts.workdir, signal: detach.signal,
+      governance, recorder,
+    });
+    process.stderr.write(`${formatSummary(result, opts.logFormat)}\n`);
+    for (const line of notPersistedLines(recorder, journal, [result.job_id])) process.stderr.write(`${line}\n`);
+    if (opts.json) process.stderr.write(`${resultJson(result)}\n`);
+    if (result.spawn_error) process.stderr.write(`ffrtmp: cannot start ${file}: ${result.spawn_error.message}\n`);
+    if (opts.resultFile !== undefined) {
+      try {
+        writeResultFile(opts.resultFile, result);
+      } catch (err) {
+        process.stderr.write(`ffrtmp: the Result was not written to ${opts.resultFile}: ${(err as Error).message}\n`);
+      }
+    }
+    return runExitCode(result, detach.received());
+  } finally {
+    detach.dispose();
+  }
+}
+
+/** --result-file must be creatable before the workload starts: nothing runs if it can't be written. */
+function checkWritableTarget(path: string): void {
+  try {
+    if (statSync(path).isDirectory()) throw new UsageError(`--result-file ${path}: is a directory`);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`--result-file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    accessSync(dirname(path), constants.W_OK);
+  } catch (err) {
+    throw new UsageError(`--result-file ${path}: directory not writable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}

@@ -1,0 +1,65 @@
+import { selectObserver } from '../../observer/select';
+import { recover } from '../../recover/recover';
+import { startServer, type ServerHandle } from '../../visibility/server';
+import { serveExitCode } from '../exit-codes';
+import { openJournal } from '../journal';
+import type { LogFormat } from '../options';
+import { formatEvent } from '../output';
+import { onDetachSignals } from '../signals';
+import { renderOutcome } from './recover';
+
+export async function action(opts: { listen: string; stateDir?: string; violations: number; recover: boolean; logFormat: LogFormat }): Promise<number> {
+  const fmt = opts.logFormat;
+  const say = (event: string, text: string, fields: Record<string, unknown> = {}): void => {
+    process.stderr.write(`${formatEvent(fmt, event, text, fields)}\n`);
+  };
+  const journal = openJournal(opts.stateDir);
+  const observer = selectObserver();
+  const detach = onDetachSignals();
+  let handle: ServerHandle;
+  try {
+    handle = await startServer({
+      stateDir: journal.dir,
+      listen: opts.listen,
+      observerBackend: observer.backend,
+      violationsSize: opts.violations,
+    });
+  } catch (err) {
+    detach.dispose();
+    const e = err as NodeJS.ErrnoException;
+    say('serve_failed', `cannot listen on ${opts.listen}: ${e.code ?? e.message}`, { listen: opts.listen, code: e.code });
+    return serveExitCode('listen_failed');
+  }
+  handle.on('problem', (p: { file: string; line: number; reason: string }) =>
+    say('journal_problem', `journal ${p.file}:${p.line}: ${p.reason}`, { ...p }),
+  );
+  const writable = journal.checkWritable();
+  say('serve_listening', `serve listening on ${handle.url} (journal ${journal.dir}, observer ${observer.backend})`, {
+    url: handle.url,
+    state_dir: journal.dir,
+    observer: observer.backend,
+  });
+  if (!writable.writable) {
+    say('journal_not_writable', `journal ${journal.dir} is not writable (${writable.error.code ?? writable.error.message}): /health says degraded`);
+  }
+
+  const recovering = opts.recover
+    ? recover({
+        stateDir: journal.dir,
+        observer,
+        signal: detach.signal,
+        onAdopted: (o) => say('adopted', `adopted job ${o.job_id} (pid ${o.pid}); watching until it exits`, { job_id: o.job_id, pid: o.pid }),
+        onOutcome: (o) => process.stderr.write(`${renderOutcome(o, fmt)}\n`),
+      }).catch((err: unknown) => say('recover_failed', `recover failed: ${String(err)}`))
+    : Promise.resolve();
+
+  await new Promise<void>((resolve) => {
+    if (detach.signal.aborted) resolve();
+    else detach.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  say('serve_stopping', `serve stopping (${detach.received() ?? 'signal'}); attached workloads continue`, { signal: detach.received() });
+  await handle.close();
+  await recovering;
+  detach.dispose();
+  return serveExitCode('stopped');
+}
