@@ -1,12 +1,36 @@
-/** The library: everything returns data; nothing prints or exits. */
+/**
+ * The library's one public door (`require('ffrtmp')`). Everything returns data; nothing prints,
+ * exits or signals a workload. What a program embedding ffrtmp needs is here; deep imports into
+ * dist/ are not part of the API.
+ */
+
+// Running and adopting workloads: one frozen Result per job.
 export { run, type RunSpec } from './core/run';
 export { attach, type AttachSpec } from './core/attach';
-export { diagnose, type Diagnosis, type Check } from './core/doctor';
+export type { GovernanceOptions } from './core/governance';
+export { diagnose, type Diagnosis } from './core/doctor';
+
+// Limits: flags (or job constraints) → one validated, canonical Limits object.
+export { parseLimits, hasLimits, formatCpuMax, formatIoLine, type Limits, type LimitFlags, type CpuMax, type IoMax } from './cgroup/limits';
+
+// The journal: the durable record, its readers and questions, adoption after a crash.
+export { Journal, JournalRecorder, type JournalOptions } from './journal/journal';
+export { readJournal, type JournalReadResult, type JournalProblem } from './journal/reader';
+export { resolveStateDir, type ResolvedStateDir } from './journal/state-dir';
+export { findResult, findResults, recentResults, findUnfinished, classifyUnfinished } from './journal/query';
+export type { JobRecorder, JournalRecord, StartedRecord, StartedJournalRecord, ResultJournalRecord, ProcessIdentity } from './journal/types';
+export { recover, scanOrphans, type RecoverOptions, type RecoverReport, type AdoptionOutcome } from './recover/recover';
+
+// The vocabulary.
+export type { Result, ExitStatus, ExitSource, Mode, SpawnError } from './model/result';
+export type { Usage, CgroupReport, CgroupProblem, CgroupReason, LimitReportEntry } from './model/cgroup-report';
+export type { Check } from './model/check';
 export { summaryLine } from './model/summary';
 export { SLA_REASONS, isCompliant, type SlaReason } from './model/sla';
 export { UsageError, NoSuchProcessError } from './model/errors';
 export { validateJobId, generateJobId } from './model/job-id';
-export type { Result, ExitStatus, ExitSource, Mode } from './model/result';
-export { selectObserver } from './observer/select';
+
+// Exit observers (for callers that bring their own scheduling).
+export { selectObserver, type SelectOptions } from './observer/select';
 export type { ExitObserver, Watch, ObservedExit } from './observer/types';
 export { SystemError } from './native/errors';

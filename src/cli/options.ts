@@ -36,7 +36,7 @@ export function stateDirOption(): Option {
 export type LogFormat = 'text' | 'json';
 
 export function logFormatOption(): Option {
-  return new Option('--log-format <format>', 'summary line format: text (the seed line) or json (one object per job, for log shippers)')
+  return new Option('--log-format <format>', 'summary line format: text (the JOB ... | sla=... line) or json (one object per job, for log shippers)')
     .choices(['text', 'json'])
     .default('text');
 }

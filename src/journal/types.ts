@@ -1,7 +1,7 @@
 /**
  * The job journal's record types and the recorder contract between the core and the journal.
  *
- * The journal is the durable, on-disk Layer 1 (seed 003): append-only JSON lines, one record per
+ * The journal is the durable, on-disk form of the Results (docs/visibility.md): append-only JSON lines, one record per
  * line, never rewritten. Two record types:
  *
  * - `started`: written by `JobRecorder.started()` once a process exists and before the core

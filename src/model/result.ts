@@ -1,6 +1,6 @@
 /**
  * The Result: one immutable record per job, the source of truth for every metric, log line
- * and violation sample (seed 003, "Layer 1: job-level truth").
+ * and violation sample (docs/results.md: the job-level truth every other view is derived from).
  *
  * Written once (`freezeResult`), never updated, never recomputed. Field names are the JSON
  * names: the object is serialised as it is.

@@ -1,11 +1,11 @@
 import type { Result } from './result';
 
 /**
- * The one line a human greps at 03:00 (seed 003, Layer 3), exactly:
+ * The one line a human greps at 03:00 (docs/results.md "The summary line"), exactly:
  * `JOB <id> | intent=<x> | sla=COMPLIANT | reason=<r> | runtime=<n>s | exit=<n> | pid=<n>`
  *
  * - the intent segment only when an intent was given;
- * - runtime in whole seconds, as the seed's `%.0f` (the Result keeps milliseconds);
+ * - runtime in whole seconds, rounded (the Result keeps milliseconds);
  * - exit: the exit code; the signal name (`exit=SIGKILL`) when killed by a signal;
  *   `unknown` when nobody could tell us;
  * - pid: `unknown` only when the workload never started.

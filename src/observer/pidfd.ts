@@ -11,7 +11,8 @@ import type {
 /**
  * How long an adopted process may stay an unreaped zombie after it exited before its status is
  * recorded as unknown. PIDFD_INFO_EXIT only exists once the parent reaps; orphans of a killed
- * wrapper are reaped by PID 1, which was seen to take 1.5-7 s here (notes/measured-here.md).
+ * wrapper are reaped by PID 1, which was seen to take 1.5-7 s on the machines we measured
+ * (docs/native.md).
  * The end time is the exit itself, not the reap: only the status waits.
  */
 export const DEFAULT_REAP_GRACE_MS = 30_000;

@@ -8,7 +8,7 @@ import type {
   AttachedProcess, ExitObserver, ObservedExit, PlacementFailure, SpawnRequest, SpawnedChild, Watch,
 } from './types';
 
-/** The seed's interval was 1 s; 100 ms keeps detection under ~100 ms for little idle cost. */
+/** The original wrapper polled every 1 s; 100 ms keeps detection under ~100 ms for little idle cost. */
 export const DEFAULT_POLL_INTERVAL_MS = 100;
 
 /** errnos with which an exec fails because of the command itself, not the platform. */

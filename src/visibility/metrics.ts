@@ -1,11 +1,12 @@
 /**
- * Layer 2 (seed 003): boring counters, derived from journal records only.
+ * Boring counters, derived from journal records only (docs/visibility.md §2).
  *
  * One function, `applyRecord(record)`, is the only thing that changes a metric; it is fed one
  * journal record at a time (every record once: the follower guarantees that). Every value can be
  * explained by counting lines in the journal.
  *
- * Families (exactly the seed's names and labels, own Registry, no default metrics, no histograms):
+ * Families (the names and labels the dashboards and alerts in deployment/ rely on; own Registry,
+ * no default metrics, no histograms):
  * - `ffrtmp_jobs_total{state="started"}`: `started` records (a process existed and was observed).
  * - `ffrtmp_jobs_total{state="completed"}`: `result` records (every job ends in exactly one,
  *   including spawn failures, which have no started record; see docs/visibility.md).

@@ -1,8 +1,8 @@
 /**
- * Violation sampling (seed 003, "one killer feature"): the last N non-compliant Results.
+ * Violation sampling (docs/visibility.md §3): the last N non-compliant Results.
  *
  * A ring buffer, default 50 entries, drop-oldest. Only Results with
- * `platform_sla_compliant === false` enter. `recent()` is newest first. Entries use the seed's
+ * `platform_sla_compliant === false` enter. `recent()` is newest first. Entries use the documented
  * JSON keys: `{job_id, reason, duration, exit_code, pid}`; `duration` is the Result's
  * `processing_seconds`, `exit_code` and `pid` are null when unknown (never a made-up -1).
  * Serialised with JSON.stringify, so job ids and reasons are escaped properly.
