@@ -19,6 +19,7 @@ import { cleanupRoot } from './cgroup/support';
  */
 export default function setup(): () => Promise<void> {
   const runTag = `${process.pid}-${randomBytes(3).toString('hex')}`;
+  process.env.FFRTMP_TEST_RUN_TAG = runTag; // suites name their private cgroup roots after it
 
   const hostTmp = os.tmpdir();
   const tmp = fs.mkdtempSync(path.join(hostTmp, `ffrtmp-test-run-${runTag}-`));
@@ -36,13 +37,11 @@ export default function setup(): () => Promise<void> {
     }
   }
 
-  // The cgroup suites make private roots of their own (`ffrtmp-test-<hex>`) at the top of each
-  // hierarchy: any that appears during the run and is still there at the end was leaked.
-  const suiteRootsBefore = new Set(suiteRoots(env));
-
   return async () => {
     const problems: string[] = [];
-    const leakedRoots = suiteRoots(env).filter((d) => !suiteRootsBefore.has(d));
+    // The cgroup suites make private roots of their own (`ffrtmp-test-<run tag>-<hex>`, see
+    // testRootName) at the top of each hierarchy: any still there at the end was leaked.
+    const leakedRoots = suiteRoots(env, runTag);
     if (leakedRoots.length > 0) problems.push(`private cgroup roots of test suites left behind:\n  ${leakedRoots.join('\n  ')}`);
     if (rel !== null) {
       // Anything below the root itself is a job cgroup some test or product path left behind.
@@ -69,10 +68,10 @@ function mountsOf(env: ReturnType<typeof detectCgroups>): string[] {
   return [...env.v1.map((h) => h.mountPoint), ...(env.v2 ? [env.v2.mountPoint] : [])];
 }
 
-function suiteRoots(env: ReturnType<typeof detectCgroups>): string[] {
+function suiteRoots(env: ReturnType<typeof detectCgroups>, runTag: string): string[] {
   return mountsOf(env).flatMap((m) => {
     try {
-      return fs.readdirSync(m).filter((n) => n.startsWith('ffrtmp-test-') && !n.startsWith('ffrtmp-test-run-')).map((n) => path.join(m, n));
+      return fs.readdirSync(m).filter((n) => n.startsWith(`ffrtmp-test-${runTag}-`)).map((n) => path.join(m, n));
     } catch {
       return [];
     }

@@ -13,9 +13,12 @@ import { detectCgroups, type CgroupEnv } from '../../src/cgroup/detect';
 
 export const isRoot = process.geteuid?.() === 0;
 
-/** A fresh relative root name: `ffrtmp-test-<hex>`. */
+/**
+ * A fresh relative root name: `ffrtmp-test-<run tag>-<hex>`. The run tag (set by the global
+ * setup) lets the global teardown find every suite root of this run, and only of this run.
+ */
 export function testRootName(): string {
-  return `ffrtmp-test-${randomBytes(4).toString('hex')}`;
+  return `ffrtmp-test-${process.env.FFRTMP_TEST_RUN_TAG ?? 'norun'}-${randomBytes(4).toString('hex')}`;
 }
 
 /** The v1 hierarchies (or v2 mount) present here, for tests that need the real thing. */
