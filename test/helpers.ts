@@ -53,6 +53,17 @@ export function ffrtmp(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutM
   });
 }
 
+/**
+ * Closes the jobs a test left open on purpose (a detached or killed wrapper, after the test ended
+ * the workload): `ffrtmp recover` records each one's end and removes its cgroup leaves, as an
+ * operator would. Returns the recover run, for tests that look at it.
+ */
+export async function recoverJobs(stateDir: string = TEST_STATE_DIR, env?: NodeJS.ProcessEnv): Promise<CliRun> {
+  const r = await ffrtmp(['recover', '--state-dir', stateDir], { env, timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`ffrtmp recover exited ${r.code}: ${r.stderr}`);
+  return r;
+}
+
 /** Starts the built `ffrtmp` without waiting (for signal and crash tests). */
 export function startFfrtmp(args: string[], env?: NodeJS.ProcessEnv): ChildProcess & { output(): { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

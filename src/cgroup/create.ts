@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CgroupReason, LimitReportEntry } from '../model/cgroup-report';
 import { V2_CONTROLLER, type CgroupEnv, type Resource } from './detect';
-import { errMessage, errnoCode, readPids, readTextOrNull } from './fsutil';
+import { errMessage, errnoCode, readPids } from './fsutil';
 import type { CgroupLedger } from './ledger';
 import type { Limits } from './limits';
 import { limitResources, type JobPlan, type LeafPlan } from './plan';
@@ -21,7 +21,6 @@ export interface CreateOptions {
   readonly limits: Limits;
   /** attach: the process, so a memory limit at or below its current usage is refused. */
   readonly attachPid?: number;
-  readonly jobId: string;
 }
 
 /** Creates every planned leaf (and reports the resources nothing provides). Returns their state. */
@@ -40,7 +39,7 @@ export function createLeaves(plan: JobPlan, env: CgroupEnv, ledger: CgroupLedger
 }
 
 function createLeaf(p: LeafPlan, env: CgroupEnv, ledger: CgroupLedger, opts: CreateOptions, limitRes: Set<Resource>): LeafState {
-  const leaf: LeafState = { ...p, created: false, reused: false, usable: false };
+  const leaf: LeafState = { ...p, created: false, adopted: false, usable: false };
   const governed = p.resources.filter((r) => limitRes.has(r));
   const root = path.dirname(p.dir);
   // 1. The parent (root) directory, created below the mount as needed. Roots are shared by all
@@ -78,12 +77,9 @@ function createLeaf(p: LeafPlan, env: CgroupEnv, ledger: CgroupLedger, opts: Cre
     leaf.created = true;
     leaf.usable = true;
   } catch (e) {
-    if (errnoCode(e) === 'EEXIST' && takeOver(ledger, leaf, opts.jobId, governed)) {
-      // reused: said in warnings by takeOver
-    } else {
-      if (errnoCode(e) !== 'EEXIST') creationFailed(ledger, leaf, governed.filter((r) => !disabled.has(r)), p.dir, e);
-      return leaf;
-    }
+    if (errnoCode(e) === 'EEXIST') refuseExisting(ledger, leaf, governed.filter((r) => !disabled.has(r)));
+    else creationFailed(ledger, leaf, governed.filter((r) => !disabled.has(r)), p.dir, e);
+    return leaf;
   }
   // 4. Limits, each read back.
   const toWrite = governed.filter((r) => !disabled.has(r));
@@ -127,26 +123,14 @@ function creationFailed(ledger: CgroupLedger, leaf: LeafState, governed: Resourc
 }
 
 /**
- * The leaf already exists (same job id). Empty → a leftover of a crashed run: reuse it.
- * Holding processes → another job with this id is alive: do not touch it.
+ * The leaf already exists. Leaves are named after the run (`<job id>.<run id>`), so this is not
+ * a leftover of ours to reuse: it is someone else's, or a collision. Never touched, never reused.
  */
-function takeOver(ledger: CgroupLedger, leaf: LeafState, jobId: string, governed: Resource[]): boolean {
+function refuseExisting(ledger: CgroupLedger, leaf: LeafState, governed: Resource[]): void {
   const pids = isDirectory(leaf.dir) ? readPids(path.join(leaf.dir, 'cgroup.procs')) : null;
-  let populated = pids === null || pids.length > 0;
-  if (!populated && leaf.kind === 'v2') {
-    const ev = readTextOrNull(path.join(leaf.dir, 'cgroup.events'));
-    if (ev && /^populated 1/m.test(ev)) populated = true;
-  }
-  if (!populated) {
-    leaf.reused = true;
-    leaf.usable = true;
-    ledger.warnings.push(`${leaf.dir} already existed, empty (left over by an earlier run with this job id): reused`);
-    return true;
-  }
-  const detail = `${leaf.dir} already exists and holds processes${pids ? ` (${pids.slice(0, 5).join(', ')})` : ''}: another job with id ${jobId} is running; not touched`;
+  const detail = `${leaf.dir} already exists${pids && pids.length > 0 ? ` and holds processes (${pids.slice(0, 5).join(', ')})` : ''}: a job cgroup is never reused; not touched`;
   ledger.trouble(leaf.governs, 'cgroup_placement_failed', detail, leaf.dir);
   if (leaf.governs) ledger.markNotApplied(governed, detail);
-  return false;
 }
 
 /** lstat, not stat: a symlink planted in our root is not one of our leaves. */

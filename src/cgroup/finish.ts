@@ -15,7 +15,7 @@ export function readUsage(leaves: readonly LeafState[], mode: 'run' | 'attach'):
   let cpu: number | null = null;
   let peak: number | null = null;
   let oom: number | null = null;
-  for (const leaf of leaves.filter((l) => l.usable || l.created || l.reused)) {
+  for (const leaf of leaves.filter((l) => l.usable || l.created || l.adopted)) {
     if (leaf.kind === 'v2') {
       const u = readV2Usage(leaf.dir);
       if (leaf.resources.includes('cpuacct') || leaf.resources.includes('cpu')) cpu ??= u.cpu_seconds;
@@ -44,7 +44,7 @@ export async function removeLeaves(leaves: readonly LeafState[], opts: { attempt
   const attempts = opts.attempts ?? 10;
   const delayMs = opts.delayMs ?? 20;
   const left: { dir: string; reason: string; pids?: number[] }[] = [];
-  for (const leaf of leaves.filter((l) => l.created || l.reused)) {
+  for (const leaf of leaves.filter((l) => l.created || l.adopted)) {
     for (let i = 0; ; i++) {
       try {
         fs.rmdirSync(leaf.dir);
@@ -69,6 +69,6 @@ export async function removeLeaves(leaves: readonly LeafState[], opts: { attempt
 export function leaveLeaves(leaves: readonly LeafState[]): RemovalReport {
   return Object.freeze({
     removed: false,
-    left: leaves.filter((l) => l.created || l.reused).map((l) => ({ dir: l.dir, reason: 'detached: the workload still lives here' })),
+    left: leaves.filter((l) => l.created || l.adopted).map((l) => ({ dir: l.dir, reason: 'detached: the workload still lives here' })),
   });
 }

@@ -12,27 +12,30 @@
  * Degrade, never block: nothing here throws except input validation (UsageError, before anything
  * is created).
  */
-import type { CgroupReport, RemovalReport, Usage } from '../model/cgroup-report';
+import * as path from 'node:path';
+import type { CgroupReport, MovedFrom, RemovalReport, Usage } from '../model/cgroup-report';
 import { isDirectory, createLeaves } from './create';
-import { detectCgroups, resourceHome, type CgroupEnv, type Resource } from './detect';
+import { detectCgroups, V1_CONTROLLER, type CgroupEnv, type Resource } from './detect';
 import { readUsage, removeLeaves, leaveLeaves } from './finish';
-import { checkRootFlag, leafNameFor } from './leaf-name';
+import { checkLeafJobId, checkRootFlag, leafNameFor } from './leaf-name';
 import { CgroupLedger } from './ledger';
 import { hasLimits, type Limits } from './limits';
 import { moveInto, type AttachOutcome } from './move';
-import { membershipMismatches, notePlacementErrors, placementForRun, type RunPlacement } from './place';
-import { leafDir, limitResources, planLeaves } from './plan';
-import type { ProcessRef } from './procs';
-import { planRoots, type RootPlan, type XattrReader } from './root';
+import { currentCgroupPath, membershipMismatches, notePlacementErrors, placementForRun, type RunPlacement } from './place';
+import { limitResources, planLeaves } from './plan';
+import { readProcCgroup, type ProcessRef } from './procs';
+import { planRoots, unitOf, type RootPlan, type XattrReader } from './root';
 import type { LeafState } from './types';
 
-export { checkRootFlag, leafNameFor } from './leaf-name';
+export { checkLeafJobId, checkRootFlag, leafNameFor } from './leaf-name';
 export type { AttachOutcome, AttachStatus } from './move';
 export type { RunPlacement } from './place';
 export type { CgroupReport };
 
 export interface CreateJobCgroupOptions {
   jobId: string;
+  /** This run of the job (src/model/run-id.ts): its leaves are `<job id>.<run id>`. */
+  runId: string;
   limits: Limits;
   mode: 'run' | 'attach';
   /** `--cgroup-root` (absolute). */
@@ -40,7 +43,11 @@ export interface CreateJobCgroupOptions {
   /** Detection result; detected now when absent. */
   env?: CgroupEnv;
   getxattr?: XattrReader;
-  /** Create leaves for usage accounting even with no limits. Default true. */
+  /**
+   * Also create leaves only for usage accounting (cpuacct, memory) where no limit needs them.
+   * Default true (`run`: the workload is ours and born there). `attach` passes false: a process
+   * we adopt is moved only where a limit the user asked for must apply.
+   */
   accounting?: boolean;
   /** attach: the process, so a memory limit at or below its current usage is refused. */
   attachPid?: number;
@@ -52,6 +59,8 @@ export class JobCgroup {
   readonly limitsRequested: boolean;
   placement: CgroupReport['placement'] = 'none';
   removal: RemovalReport | undefined;
+  /** attach: the cgroups the process left, per hierarchy it was moved in. */
+  movedFrom: MovedFrom[] = [];
 
   private constructor(
     readonly jobId: string,
@@ -76,48 +85,41 @@ export class JobCgroup {
     return this.ledger.limitEntries;
   }
 
-  private static prepare(opts: { jobId: string; mode: 'run' | 'attach'; limits: Limits; cgroupRoot?: string; env?: CgroupEnv; getxattr?: XattrReader }): { job: JobCgroup; leafName: string } {
-    const leafName = leafNameFor(opts.jobId);
+  /** Validates the ids (throws UsageError before anything exists), then creates and limits. */
+  static create(opts: CreateJobCgroupOptions): JobCgroup {
+    const leafName = leafNameFor(opts.jobId, opts.runId);
     if (opts.cgroupRoot !== undefined) checkRootFlag(opts.cgroupRoot);
     const env = opts.env ?? detectCgroups();
     const plan = planRoots(env, { cgroupRoot: opts.cgroupRoot, getxattr: opts.getxattr });
-    return { job: new JobCgroup(opts.jobId, opts.limits, opts.mode, env, plan), leafName };
-  }
-
-  /** Validates the id (throws UsageError before anything exists), then creates and limits. */
-  static create(opts: CreateJobCgroupOptions): JobCgroup {
-    const { job, leafName } = JobCgroup.prepare(opts);
-    job.warnings.push(...job.plan.warnings);
-    if (job.plan.refused) {
+    const job = new JobCgroup(opts.jobId, opts.limits, opts.mode, env, plan);
+    job.warnings.push(...plan.warnings);
+    if (plan.refused) {
       const governed = limitResources(opts.limits);
-      job.ledger.problem(job.plan.refused.reason, job.plan.refused.detail, governed.size > 0);
-      job.ledger.markNotApplied(governed, job.plan.refused.detail);
+      job.ledger.problem(plan.refused.reason, plan.refused.detail, governed.size > 0);
+      job.ledger.markNotApplied(governed, plan.refused.detail);
       return job;
     }
-    const planned = planLeaves(job.env, job.plan, leafName, opts.limits, opts.accounting ?? true);
-    job.leaves.push(...createLeaves(planned, job.env, job.ledger, { limits: opts.limits, jobId: opts.jobId, ...(opts.attachPid !== undefined ? { attachPid: opts.attachPid } : {}) }));
+    const planned = planLeaves(env, plan, leafName, opts.limits, opts.accounting ?? true);
+    job.leaves.push(...createLeaves(planned, env, job.ledger, { limits: opts.limits, ...(opts.attachPid !== undefined ? { attachPid: opts.attachPid } : {}) }));
     return job;
   }
 
   /**
-   * The job cgroup of a job this process did not create (recover/serve adopting an orphan
-   * from the journal): finds the existing leaves for `jobId` under the same roots, creates
-   * nothing, writes nothing. `readUsage()` and `remove()` then work as for our own job.
+   * The leaves of a run this process did not create (an adopter recording the end of a job whose
+   * wrapper died or detached): exactly the directories the run's `started` record lists, and
+   * only those that are still directories inside a cgroup mount and are named like that run's
+   * leaves (`<job id>.<run id>`; the job id alone for records written before run ids). Creates
+   * nothing, writes nothing; `readUsage()` and `remove()` then work as for our own job.
    */
-  static open(opts: { jobId: string; mode: 'run' | 'attach'; cgroupRoot?: string; env?: CgroupEnv; getxattr?: XattrReader }): JobCgroup {
-    const { job, leafName } = JobCgroup.prepare({ ...opts, limits: {} });
-    if (job.plan.refused) return job;
-    for (const r of ['cpu', 'cpuacct', 'memory', 'io'] as Resource[]) {
-      const home = resourceHome(job.env, r);
-      if (home.kind === 'none') continue;
-      const dir = leafDir(job.plan, home, leafName);
-      const existing = job.leaves.find((l) => l.dir === dir);
-      if (existing) {
-        (existing.resources as Resource[]).push(r);
-        continue;
-      }
-      if (!isDirectory(dir)) continue;
-      job.leaves.push({ kind: home.kind, mountPoint: home.hierarchy.mountPoint, dir, controllers: home.kind === 'v1' ? [...home.hierarchy.controllers] : [], resources: [r], governs: false, created: false, reused: true, usable: true });
+  static adopt(opts: { jobId: string; runId: string; mode: 'run' | 'attach'; dirs: readonly string[]; env?: CgroupEnv }): JobCgroup {
+    checkLeafJobId(opts.jobId);
+    const env = opts.env ?? detectCgroups();
+    const job = new JobCgroup(opts.jobId, {}, opts.mode, env, { source: 'default', v2Root: null, v1Rel: null, warnings: [], refused: null });
+    const names = new Set([`${opts.jobId}.${opts.runId}`, opts.jobId]);
+    for (const dir of new Set(opts.dirs)) {
+      if (!path.isAbsolute(dir) || !names.has(path.basename(dir)) || !isDirectory(dir)) continue;
+      const leaf = adoptedLeaf(env, dir);
+      if (leaf !== null) job.leaves.push(leaf);
     }
     return job;
   }
@@ -150,10 +152,24 @@ export class JobCgroup {
     return bad.map((m) => m.detail);
   }
 
-  /** attach: move a running process in (its pidfd opened before the call). */
-  attach(ref: ProcessRef): Promise<AttachOutcome> {
+  /**
+   * attach: move a running process in (its pidfd opened before the call), and remember which
+   * cgroups it left (per hierarchy, with the systemd unit when there was one).
+   */
+  async attach(ref: ProcessRef): Promise<AttachOutcome> {
     this.placement = 'attach';
-    return moveInto(this.env, this.leaves, this.ledger, ref, this.limitsRequested);
+    const before = readProcCgroup(ref.pid);
+    const usable = this.leaves.filter((l) => l.usable);
+    const out = await moveInto(this.env, this.leaves, this.ledger, ref, this.limitsRequested);
+    if (out.status === 'attached' || out.status === 'partial') {
+      for (const leaf of usable.filter((l) => l.usable)) {
+        const from = currentCgroupPath(before, leaf);
+        if (from === undefined) continue;
+        const unit = unitOf(from);
+        this.movedFrom.push({ hierarchy: leaf.kind === 'v2' ? 'v2' : leaf.controllers.join(','), path: from, ...(unit !== undefined ? { unit } : {}) });
+      }
+    }
+    return out;
   }
 
   /** CPU seconds, peak memory, OOM kills: read before the leaves are removed. */
@@ -180,7 +196,7 @@ export class JobCgroup {
 
   /** The leaf directories that exist for this job (for the journal). */
   leafDirs(): string[] {
-    return this.leaves.filter((l) => l.usable || l.created || l.reused).map((l) => l.dir);
+    return this.leaves.filter((l) => l.usable || l.created || l.adopted).map((l) => l.dir);
   }
 
   /** A deep-frozen snapshot (it goes into the immutable Result). */
@@ -188,8 +204,9 @@ export class JobCgroup {
     return deepFreeze({
       mode: this.env.mode,
       root_source: this.plan.source,
-      leaves: this.leaves.filter((l) => l.created || l.reused).map((l) => ({ kind: l.kind, dir: l.dir, controllers: [...l.controllers], created: l.created, reused: l.reused })),
+      leaves: this.leaves.filter((l) => l.created || l.adopted).map((l) => ({ kind: l.kind, dir: l.dir, controllers: [...l.controllers], created: l.created })),
       placement: this.placement,
+      ...(this.movedFrom.length > 0 ? { moved_from: [...this.movedFrom] } : {}),
       limits: [...this.limitEntries],
       problems: [...this.problems],
       warnings: [...this.warnings],
@@ -204,4 +221,18 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o);
   }
   return o;
+}
+
+/** A recorded leaf directory → its state, from the mount it lies in; null when it lies in none. */
+function adoptedLeaf(env: CgroupEnv, dir: string): LeafState | null {
+  const inside = (mount: string): boolean => dir.startsWith(mount.endsWith('/') ? mount : `${mount}/`);
+  const v1 = env.v1.filter((h) => inside(h.mountPoint)).sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+  if (v1 !== undefined) {
+    const resources = (Object.keys(V1_CONTROLLER) as Resource[]).filter((r) => v1.controllers.includes(V1_CONTROLLER[r]));
+    return { kind: 'v1', mountPoint: v1.mountPoint, dir, controllers: [...v1.controllers], resources, governs: false, created: false, adopted: true, usable: true };
+  }
+  if (env.v2 && inside(env.v2.mountPoint)) {
+    return { kind: 'v2', mountPoint: env.v2.mountPoint, dir, controllers: [], resources: ['cpu', 'cpuacct', 'memory', 'io'], governs: false, created: false, adopted: true, usable: true };
+  }
+  return null;
 }

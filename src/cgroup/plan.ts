@@ -59,7 +59,8 @@ export function leafDir(root: RootPlan, home: Exclude<ResourceHome, { kind: 'non
 
 /**
  * The leaves of one job. `accounting` adds `cpuacct` and `memory` for usage numbers even where
- * no limit needs them.
+ * no limit needs them; without it, a CPU limit still brings `cpuacct` (on v1 its own hierarchy:
+ * the CPU seconds of what is limited), and nothing else is added.
  */
 export function planLeaves(env: CgroupEnv, root: RootPlan, leafName: string, limits: Limits, accounting: boolean): JobPlan {
   const governed = limitResources(limits);
@@ -67,6 +68,8 @@ export function planLeaves(env: CgroupEnv, root: RootPlan, leafName: string, lim
   if (accounting) {
     wanted.add('cpuacct');
     wanted.add('memory');
+  } else if (governed.has('cpu')) {
+    wanted.add('cpuacct');
   }
   const missing: MissingResource[] = [];
   const groups = new Map<string, { kind: 'v2' | 'v1'; mountPoint: string; dir: string; controllers: string[]; resources: Resource[] }>();

@@ -55,7 +55,13 @@ export interface RootPlan {
 
 export const DEFAULT_ROOT_NAME = 'ffrtmp';
 
-const UNIT_RE = /\.(slice|service|scope|socket|mount|swap|device|target)$/;
+/** A systemd unit's cgroup directory name (`nginx.service`, `user.slice`, `session-3.scope`). */
+export const UNIT_RE = /\.(slice|service|scope|socket|mount|swap|device|target)$/;
+
+/** The deepest systemd unit on a cgroup path (`/system.slice/nginx.service` → `nginx.service`), or undefined. */
+export function unitOf(cgroupPath: string): string | undefined {
+  return cgroupPath.split('/').filter((p) => UNIT_RE.test(p)).pop();
+}
 
 /** Is this cgroup directory delegated to us? See the module comment. */
 export function delegationOf(dir: string, opts: RootOptions = {}): Delegation {

@@ -14,8 +14,11 @@ export interface LeafState {
   readonly governs: boolean;
   /** We made the directory (mkdir succeeded). */
   created: boolean;
-  /** It existed, empty, and we took it over (a leftover of a crashed run with the same id). */
-  reused: boolean;
+  /**
+   * Created by an earlier owner of this very run (a wrapper that died or detached) and taken
+   * over from the journal by whoever records the job's end: ours to read and remove.
+   */
+  adopted: boolean;
   /** The directory exists and is ours to place processes in. */
   usable: boolean;
 }

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { errnoCode, parseFlatKeyed, readTextOrNull, writeOnce, pageSize } from './fsutil';
 import { formatCpuMax, IO_KEYS, type IoMax, type Limits } from './limits';
 import type { LimitReportEntry, Usage } from '../model/cgroup-report';
+import { UNIT_RE } from './root';
 import { exact, memoryBytes, writeVerified, type ReadBack } from './write';
 
 export interface EnableOutcome {
@@ -21,7 +22,6 @@ export interface EnableOutcome {
   readonly errno?: string;
 }
 
-const UNIT_RE = /\.(slice|service|scope|socket|mount|swap|device|target)$/;
 
 /**
  * Makes `controller` available to children of `parentDir`: writes `+controller` into

@@ -85,7 +85,7 @@ export function jobsShowExitCode(found: boolean): number {
 /** What a thrown error means for the status: usage 2, no such process 1, anything else 125. */
 export function errorExitCode(err: unknown): number {
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'ERR_USAGE') return EXIT.USAGE;
+  if (code === 'ERR_USAGE' || code === 'ERR_REFUSED') return EXIT.USAGE;
   if (code === 'ERR_NO_SUCH_PROCESS') return EXIT.NO_SUCH_PROCESS;
   return EXIT.PLATFORM;
 }

@@ -4,6 +4,7 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import type { StartedRecord } from '../journal/types';
 import type { Result } from '../model/result';
 import { summaryLine } from '../model/summary';
 import type { LogFormat } from './options';
@@ -45,4 +46,34 @@ export function writeResultFile(path: string, r: Result): void {
   }
   closeSync(fd);
   renameSync(tmp, path);
+}
+
+/**
+ * The one stderr line `attach` prints when it moved processes out of their own cgroups (null
+ * when it moved none): how many, and what they left, naming systemd units, whose limits no
+ * longer apply to them.
+ */
+export function movedNote(started: readonly StartedRecord[]): string | null {
+  const moved = started.filter((s) => (s.cgroup_report?.moved_from?.length ?? 0) > 0);
+  if (moved.length === 0) return null;
+  const left = new Map<string, number>();
+  for (const s of moved) {
+    const seen = new Set<string>();
+    for (const m of s.cgroup_report!.moved_from!) {
+      const what = m.unit !== undefined ? `systemd unit ${m.unit}` : `${m.hierarchy}:${m.path.length > 48 ? `${m.path.slice(0, 47)}…` : m.path}`;
+      if (seen.has(what)) continue;
+      seen.add(what);
+      left.set(what, (left.get(what) ?? 0) + 1);
+    }
+  }
+  const from = [...left].slice(0, 5).map(([what, n]) => (moved.length > 1 ? `${what} ×${n}` : what)).join(', ');
+  const more = left.size > 5 ? `, and ${left.size - 5} more` : '';
+  const who = moved.length === 1 ? `pid ${moved[0]!.pid}` : `${moved.length} processes`;
+  return `ffrtmp: moved ${who} into job cgroups for the limits asked for, out of ${from}${more}: the limits of what ${moved.length === 1 ? 'it' : 'they'} left no longer apply`;
+}
+
+/** The stderr line after a detach: the workload runs on, and who records its end. */
+export function detachNote(count: number, pid?: number): string {
+  const what = count === 1 && pid !== undefined ? `pid ${pid} keeps` : `${count} processes keep`;
+  return `ffrtmp: detached: ${what} running, unwatched; \`ffrtmp recover\` (or a running \`ffrtmp serve\`) records the end`;
 }

@@ -1,7 +1,7 @@
 /**
  * SIGINT, SIGTERM and SIGHUP to the wrapper mean "stop watching", never "stop the workload":
- * nothing is forwarded. The first one aborts the controller (the core records
- * `detached_workload_continues`); the wrapper then prints its line and exits by itself.
+ * nothing is forwarded. The first one aborts the controller (the core records a `detached` record:
+ * the job stays open for whoever adopts it); the wrapper then prints its line and exits by itself.
  */
 export interface DetachSignals {
   readonly signal: AbortSignal;
@@ -17,7 +17,7 @@ export function onDetachSignals(): DetachSignals {
   let got: string | undefined;
   const handler = (sig: NodeJS.Signals): void => {
     got ??= sig;
-    controller.abort();
+    controller.abort(sig); // the reason lands in the journal's `detached` record
   };
   for (const s of DETACH_SIGNALS) process.on(s, handler);
   return {

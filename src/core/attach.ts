@@ -1,16 +1,21 @@
 import { readFileSync } from 'node:fs';
-import { detectCgroups } from '../cgroup/detect';
-import { checkGovernanceInput, Governance, type GovernanceOptions } from './governance';
-import type { JobRecorder } from '../journal/types';
-import type { AttachedProcess, ExitObserver } from '../observer/types';
-import { selectObserver } from '../observer/select';
+import { detectCgroups, type CgroupEnv } from '../cgroup/detect';
+import { jobCgroupOf } from '../cgroup/governed';
+import { hasLimits } from '../cgroup/limits';
+import { planRoots } from '../cgroup/root';
+import type { JobRecorder, OpenJob, StartedRecord } from '../journal/types';
 import { freezeResult, isoMs } from '../model/build-result';
-import { NoSuchProcessError, UsageError } from '../model/errors';
+import { NoSuchProcessError, RefusedError, UsageError } from '../model/errors';
 import { validateIntent } from '../model/intent';
 import { generateJobId, validateJobId } from '../model/job-id';
 import { UNKNOWN_EXIT, type Result } from '../model/result';
-import { finalFields } from './run';
-import { untilExitOrDetach } from './wait';
+import { newRunId } from '../model/run-id';
+import { PF_KTHREAD, readProcStat } from '../observer/procfs';
+import { selectObserver } from '../observer/select';
+import type { AttachedProcess, ExitObserver } from '../observer/types';
+import { checkGovernanceInput, effectiveRoot, Governance, type GovernanceOptions } from './governance';
+import { claimJobIds, finalFields, whyField } from './run';
+import { DetachGate } from './wait';
 
 export interface AttachSpec {
   /** One or more running processes; each becomes one job with one Result. */
@@ -18,15 +23,28 @@ export interface AttachSpec {
   /** One job id per PID, in order; generated (`attach-<utc>-<hex>`) when absent. */
   jobIds?: readonly string[];
   intent?: string;
-  /** Aborting detaches from every process still watched; none is ever signalled. */
+  /**
+   * Aborting detaches from every process still watched: none is ever signalled, each job stays
+   * open (a `detached` record, not a Result) until someone adopts it. A string abort reason is
+   * recorded.
+   */
   signal?: AbortSignal;
   recorder?: JobRecorder;
   observer?: ExitObserver;
   /** Called with each Result as soon as its process ends (the CLI prints one line per job). */
   onResult?: (result: Result) => void;
+  /** Called with the provisional Result of each process detached from (the CLI prints its line). */
+  onDetached?: (provisional: Result) => void;
   /**
-   * cgroup governance for every adopted process (docs/cgroups.md): each gets its own job
-   * cgroup with these limits. Default: accounting only; `{ enabled: false }` for none.
+   * Called once per process when it is adopted (moved, when limits were asked for) and watched,
+   * with what its `started` record says: the CLI tells the user once which cgroups the processes
+   * left.
+   */
+  onStarted?: (started: StartedRecord) => void;
+  /**
+   * cgroup governance (docs/cgroups.md). Without limits nothing is created or moved: the process
+   * stays in its own cgroups and is only observed. With limits each process is moved into a job
+   * cgroup of its own, only in the hierarchies of those limits.
    */
   governance?: GovernanceOptions;
 }
@@ -49,7 +67,6 @@ export function validateAttachSpec(spec: AttachSpec): { pids: number[]; jobIds: 
     if (!Number.isSafeInteger(pid) || pid < 1 || pid >= max) {
       throw new UsageError(`invalid pid ${String(pid)}: expected a whole number from 1 to ${max - 1}`);
     }
-    if (pid === process.pid) throw new UsageError(`pid ${pid} is ffrtmp itself`);
     if (seen.has(pid)) throw new UsageError(`pid ${pid} is given twice`);
     seen.add(pid);
   }
@@ -67,14 +84,75 @@ export function validateAttachSpec(spec: AttachSpec): { pids: number[]; jobIds: 
   return { pids: [...spec.pids], jobIds };
 }
 
+/** This process and every ancestor up to (not including) PID 1. */
+function selfAndAncestors(): Map<number, string> {
+  const out = new Map<number, string>();
+  for (let pid = process.pid, hops = 0; pid > 1 && hops < 4096; hops++) {
+    const st = readProcStat(pid);
+    out.set(pid, pid === process.pid ? 'ffrtmp itself' : 'an ancestor of this ffrtmp (what started it: a shell, a service)');
+    if (st === null) break;
+    pid = st.ppid;
+  }
+  return out;
+}
+
+/**
+ * Targets ffrtmp never governs, refused before anything is touched: PID 1, kernel threads,
+ * ffrtmp itself and its ancestors (moving those would put the wrapper's own caller under a
+ * limit, or take init out of its cgroup, and nothing undoes it once the wrapper is gone).
+ */
+export function refuseTargets(pids: readonly number[]): void {
+  const mine = selfAndAncestors();
+  for (const pid of pids) {
+    if (pid === 1) throw new RefusedError('pid 1 is init: ffrtmp never governs it', 'target');
+    const own = mine.get(pid);
+    if (own !== undefined) throw new RefusedError(`pid ${pid} is ${own}: ffrtmp never governs it`, 'target');
+    const st = readProcStat(pid);
+    if (st !== null && (pid === 2 || st.ppid === 2 || (st.flags & PF_KTHREAD) !== 0)) {
+      throw new RefusedError(`pid ${pid} is a kernel thread: it cannot be governed`, 'target');
+    }
+  }
+}
+
+/**
+ * Processes already governed by a live ffrtmp job, refused: one recorded as open in this state
+ * directory (same pid AND start time), or one sitting in a job cgroup under our root (a job of
+ * another state directory). Nothing is touched.
+ */
+function refuseGoverned(pids: readonly number[], recorder: JobRecorder | undefined, governance: GovernanceOptions | undefined, env: () => CgroupEnv): void {
+  const open: readonly OpenJob[] = recorder?.openJobs?.() ?? [];
+  const byIdentity = new Map<string, OpenJob>();
+  for (const j of open) if (j.identity?.start_time_ticks) byIdentity.set(`${j.identity.pid}:${j.identity.start_time_ticks}`, j);
+  const plan = governance?.enabled === false ? null : planRoots(env(), { cgroupRoot: effectiveRoot(governance ?? {}) });
+  for (const pid of pids) {
+    const ticks = readProcStat(pid)?.startTimeTicks;
+    const job = ticks ? byIdentity.get(`${pid}:${ticks}`) : undefined;
+    if (job !== undefined) {
+      const owner = job.detached ? 'detached from its wrapper (the next `ffrtmp recover` adopts it)' : `watched by ffrtmp pid ${job.wrapper.pid}`;
+      throw new RefusedError(`process ${pid} is already governed by job ${job.job_id} (${owner})`, 'target');
+    }
+    const dir = plan === null ? null : jobCgroupOf(pid, env(), plan);
+    if (dir !== null) throw new RefusedError(`process ${pid} is already governed by an ffrtmp job: it is in the job cgroup ${dir}`, 'target');
+  }
+}
+
 /**
  * Adopts running processes and observes each until it exits (or until `signal` detaches us).
- * All-or-nothing on input: every PID is opened first, and if one does not exist a
- * NoSuchProcessError is thrown with nothing left open or recorded. Then one Result per PID.
+ * All-or-nothing on input: every PID is checked and opened first; if one is refused or does not
+ * exist, RefusedError / NoSuchProcessError is thrown with nothing moved, left open or recorded.
+ * Then one Result per PID (or, on a detach, a `detached` record: the job stays open).
  */
 export async function attach(spec: AttachSpec): Promise<Result[]> {
   const { pids, jobIds } = validateAttachSpec(spec);
+  refuseTargets(pids);
+  // One look at the host's cgroup mounts serves every process of this call (hundreds, on an edge
+  // node), and only when something needs it.
+  let env: CgroupEnv | undefined = spec.governance?.env;
+  const cgroupEnv = (): CgroupEnv => (env ??= detectCgroups());
+  refuseGoverned(pids, spec.recorder, spec.governance, cgroupEnv);
   const observer = spec.observer ?? selectObserver();
+  const runIds = pids.map(() => newRunId());
+  claimJobIds(spec.recorder, pids.map((_, i) => ({ run_id: runIds[i]!, job_id: jobIds[i]!, mode: 'attach' })));
 
   const adopted: AttachedProcess[] = [];
   const startedAt: number[] = [];
@@ -85,7 +163,10 @@ export async function attach(spec: AttachSpec): Promise<Result[]> {
     }
   } catch (err) {
     for (const a of adopted) a.watch.close();
-    if ((err as { code?: string }).code === 'ESRCH') throw new NoSuchProcessError(pids[adopted.length] as number);
+    if ((err as { code?: string }).code === 'ESRCH') {
+      spec.recorder?.release?.(runIds);
+      throw new NoSuchProcessError(pids[adopted.length] as number);
+    }
     // Not the caller's mistake: the platform could not install the observer. Honest accounting:
     // a Result per requested job, each saying so (no process was left half-watched).
     const now = Date.now();
@@ -95,41 +176,52 @@ export async function attach(spec: AttachSpec): Promise<Result[]> {
         startedAtMs: startedAt[i] ?? now, endedAtMs: now, exit: UNKNOWN_EXIT, reason: 'observer_unavailable',
       }),
     );
-    for (const r of results) {
-      spec.recorder?.finished(r);
+    results.forEach((r, i) => {
+      spec.recorder?.finished(r, runIds[i]!);
       spec.onResult?.(r);
-    }
+    });
     return results;
   }
 
-  // One look at the host's cgroup mounts serves every process of this call (hundreds, on an
-  // edge node), instead of re-reading mountinfo per process.
-  const governance: GovernanceOptions | undefined =
-    spec.governance?.enabled === false || spec.governance?.env !== undefined || adopted.length < 2
-      ? spec.governance
-      : { ...spec.governance, env: detectCgroups() };
-  return Promise.all(
-    adopted.map(async (a, i) => {
-      const job_id = jobIds[i] as string;
-      const startedAtMs = startedAt[i] as number;
-      // The pidfd is open (the observer's attach), so the PID cannot be recycled while we move it.
-      const gov = Governance.create(job_id, 'attach', governance, a.pid);
-      await gov.attach({ pid: a.pid, pidfd: a.pidfd >= 0 ? a.pidfd : null, ...(a.identityStartTime !== null ? { startTime: a.identityStartTime } : {}) });
-      spec.recorder?.started({
-        type: 'started', job_id, pid: a.pid, mode: 'attach', intent: spec.intent,
-        identity: { pid: a.pid, start_time_ticks: a.identityStartTime },
-        cgroup: gov.journalPath(), start_time: isoMs(startedAtMs),
-      });
-      const outcome = await untilExitOrDetach(a.watch, spec.signal);
-      const final = finalFields(outcome, 'attach');
-      const governed = await gov.finish(outcome === 'detached' ? 'detached' : 'ended');
-      const result = freezeResult({
-        job_id, pid: a.pid, mode: 'attach', intent: spec.intent, startedAtMs, ...final,
-        reason: gov.reason(final.reason, true), ...(governed ?? {}),
-      });
-      spec.recorder?.finished(result);
-      spec.onResult?.(result);
-      return result;
-    }),
-  );
+  const governance: GovernanceOptions = { ...spec.governance, ...(hasLimits(spec.governance?.limits ?? {}) ? { env: cgroupEnv() } : {}) };
+  const gate = new DetachGate(spec.signal);
+  try {
+    return await Promise.all(adopted.map((a, i) => observeOne(spec, a, jobIds[i]!, runIds[i]!, startedAt[i]!, governance, gate)));
+  } finally {
+    gate.dispose();
+  }
+}
+
+async function observeOne(spec: AttachSpec, a: AttachedProcess, job_id: string, runId: string, startedAtMs: number, governance: GovernanceOptions, gate: DetachGate): Promise<Result> {
+  // The pidfd is open (the observer's attach), so the PID cannot be recycled while we move it.
+  const gov = Governance.forAttach(job_id, runId, governance, a.pid);
+  spec.recorder?.governed?.(runId, gov.leafDirs());
+  await gov.attach({ pid: a.pid, pidfd: a.pidfd >= 0 ? a.pidfd : null, ...(a.identityStartTime !== null ? { startTime: a.identityStartTime } : {}) });
+  const startTime = isoMs(startedAtMs);
+  const startReport = gov.startReport();
+  const started: StartedRecord = {
+    type: 'started', run_id: runId, job_id, pid: a.pid, mode: 'attach', intent: spec.intent,
+    identity: { pid: a.pid, start_time_ticks: a.identityStartTime },
+    cgroup: gov.journalPath(),
+    leaves: gov.leafDirs(),
+    ...(startReport !== null ? { cgroup_report: startReport } : {}),
+    start_time: startTime,
+  };
+  spec.recorder?.started(started);
+  spec.onStarted?.(started);
+  const outcome = await gate.wait(a.watch);
+  const final = finalFields(outcome, 'attach');
+  const governed = await gov.finish(outcome === 'detached' ? 'detached' : 'ended');
+  const result = freezeResult({
+    job_id, pid: a.pid, mode: 'attach', intent: spec.intent, startedAtMs, ...final,
+    reason: gov.reason(final.reason, true), ...(governed ?? {}),
+  });
+  if (outcome === 'detached') {
+    spec.recorder?.detached?.({ type: 'detached', run_id: runId, job_id, mode: 'attach', pid: a.pid, start_time: startTime, detached_at: result.end_time, ...whyField(gate) });
+    spec.onDetached?.(result);
+  } else {
+    spec.recorder?.finished(result, runId);
+    spec.onResult?.(result);
+  }
+  return result;
 }

@@ -1,16 +1,17 @@
 import { statSync } from 'node:fs';
 import { checkGovernanceInput, Governance, type GovernanceOptions } from './governance';
-import type { JobRecorder } from '../journal/types';
+import type { JobClaim, JobRecorder } from '../journal/types';
 import type { ExitObserver, ObservedExit, SpawnedChild } from '../observer/types';
 import { selectObserver } from '../observer/select';
 import { readStartTime } from '../observer/procfs';
 import { freezeResult, isoMs } from '../model/build-result';
-import { UsageError } from '../model/errors';
+import { RefusedError, UsageError } from '../model/errors';
+import { newRunId } from '../model/run-id';
 import { validateIntent } from '../model/intent';
 import { generateJobId, validateJobId } from '../model/job-id';
 import { UNKNOWN_EXIT, type Result, type SpawnError } from '../model/result';
 import type { SlaReason } from '../model/sla';
-import { untilExitOrDetach } from './wait';
+import { DetachGate } from './wait';
 
 export interface RunSpec {
   /** The workload: a name looked up in PATH, or a path. */
@@ -23,7 +24,10 @@ export interface RunSpec {
   workdir?: string;
   /** The workload's environment; default: the wrapper's. */
   env?: NodeJS.ProcessEnv;
-  /** Aborting detaches: the Result says `detached_workload_continues`; the workload is never signalled. */
+  /**
+   * Aborting detaches: the workload keeps running and the job stays open (see run()); the
+   * workload is never signalled. A string abort reason (`ac.abort('SIGTERM')`) is recorded.
+   */
   signal?: AbortSignal;
   /** Durable record of the job (the journal). Never throws into us. */
   recorder?: JobRecorder;
@@ -62,13 +66,23 @@ export function validateRunSpec(spec: RunSpec): Required<Pick<RunSpec, 'command'
 /**
  * Starts a workload, watches it until it exits (or until `signal` detaches us) and returns its
  * one frozen Result. Never prints, never exits the process, never signals the workload.
- * Throws only UsageError (bad input, nothing started).
+ * Throws only UsageError (bad input) and RefusedError (the job id is running now): nothing was
+ * started or created then.
+ *
+ * A detach is not an end: when `signal` aborts, the workload keeps running (in its cgroup, with
+ * its limits), the recorder gets a `detached` record instead of a Result, and whoever adopts the
+ * job later records its one Result with the real end. What `run()` resolves with then is the
+ * provisional view of that moment (reason `detached_workload_continues`, exit unknown), for the
+ * caller to show; it is not the job's Result.
  */
 export async function run(spec: RunSpec): Promise<Result> {
   const s = validateRunSpec(spec);
   const observer = s.observer ?? selectObserver();
+  const runId = newRunId();
+  claimJobIds(s.recorder, [{ run_id: runId, job_id: s.jobId, mode: 'run' }]);
   const base = { job_id: s.jobId, mode: 'run' as const, intent: s.intent };
-  const gov = Governance.create(s.jobId, 'run', s.governance);
+  const gov = Governance.forRun(s.jobId, runId, s.governance);
+  s.recorder?.governed?.(runId, gov.leafDirs());
   const startedAtMs = Date.now();
 
   let child: SpawnedChild;
@@ -93,20 +107,27 @@ export async function run(spec: RunSpec): Promise<Result> {
       spawn_error: spawnError,
       ...(governed ?? {}),
     });
-    s.recorder?.finished(result);
+    s.recorder?.finished(result, runId);
     return result;
   }
 
+  const startTime = isoMs(startedAtMs);
+  const startReport = gov.startReport();
   s.recorder?.started({
     type: 'started',
+    run_id: runId,
     ...base,
     pid: child.pid,
     identity: { pid: child.pid, start_time_ticks: readStartTime(child.pid) },
     cgroup: gov.journalPath(),
-    start_time: isoMs(startedAtMs),
+    leaves: gov.leafDirs(),
+    ...(startReport !== null ? { cgroup_report: startReport } : {}),
+    start_time: startTime,
   });
 
-  const outcome = await untilExitOrDetach(child.watch, s.signal);
+  const gate = new DetachGate(s.signal);
+  const outcome = await gate.wait(child.watch);
+  gate.dispose();
   const final = finalFields(outcome, 'run');
   const governed = await gov.finish(outcome === 'detached' ? 'detached' : 'ended');
   const result = freezeResult({
@@ -117,8 +138,31 @@ export async function run(spec: RunSpec): Promise<Result> {
     reason: gov.reason(final.reason, true),
     ...(governed ?? {}),
   });
-  s.recorder?.finished(result);
+  if (outcome === 'detached') {
+    s.recorder?.detached?.({ type: 'detached', run_id: runId, job_id: s.jobId, mode: 'run', pid: child.pid, start_time: startTime, detached_at: result.end_time, ...whyField(gate) });
+  } else {
+    s.recorder?.finished(result, runId);
+  }
   return result;
+}
+
+/** `why` for a detached record, when the caller said (the CLI aborts with the signal's name). */
+export function whyField(gate: DetachGate): { why?: string } {
+  const why = gate.reason();
+  return why !== undefined ? { why } : {};
+}
+
+/**
+ * Claims the job ids of these runs from the recorder (the node's open jobs, when it keeps them).
+ * Throws RefusedError naming the running job that holds one: nothing was claimed or created.
+ */
+export function claimJobIds(recorder: JobRecorder | undefined, jobs: readonly JobClaim[]): void {
+  const holders = recorder?.claim?.(jobs) ?? [];
+  const h = holders[0];
+  if (h === undefined) return;
+  const who = h.identity !== null ? `pid ${h.identity.pid}` : 'being started';
+  const owner = h.detached ? 'detached from its wrapper (the next `ffrtmp recover` adopts it)' : `watched by ffrtmp pid ${h.wrapper.pid}`;
+  throw new RefusedError(`job id ${h.job_id} is running now (${who}, ${owner}): choose another --job-id`, 'job_id');
 }
 
 /** End time, exit status and reason once the wait is over (shared with attach). */

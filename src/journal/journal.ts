@@ -18,15 +18,19 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Result } from '../model/result';
 import { CURRENT_FILE, isRotatedFileName, listJournalFiles, makeDirs, rotatedFileName } from './files';
 import { ownIdentity } from './identity';
+import { OpenJobs } from './open-jobs';
 import {
   JOURNAL_RECORD_VERSION,
+  type DetachedJournalRecord,
+  type DetachedRecord,
+  type JobClaim,
   type JobRecorder,
   type JournalError,
   type JournalRecord,
+  type OpenJob,
   type ProcessIdentity,
   type ResultJournalRecord,
   type StartedJournalRecord,
@@ -238,16 +242,11 @@ export interface JournalRecorderOptions {
   wrapper?: ProcessIdentity;
   /**
    * Adoption: orphaned jobs' `started` records. For a job listed here the recorder writes no
-   * `started` record of its own (the job has one), uses the orphan's `run_id`, and marks the
-   * result `adopted_by`.
+   * `started` record of its own (the job has one) and marks the result `adopted_by`.
    */
   adopting?: readonly StartedJournalRecord[];
   /** The adopter's identity for `adopted_by`. Default: this process. */
   adopter?: ProcessIdentity;
-}
-
-function newRunId(): string {
-  return randomBytes(8).toString('hex');
 }
 
 /** What reached the disk for one job. */
@@ -260,30 +259,25 @@ export interface JobPersistence {
 
 /**
  * The journal's JobRecorder. One recorder may serve several jobs (one `attach` call adopts many
- * PIDs); jobs are told apart by `job_id`, which the core keeps distinct within a call. Per job:
- * at most one `started` line, at most one `result` line. Never throws into the core; failures are
- * kept in `lastError` and per job in `persistence(jobId)`.
+ * PIDs); records carry the core's `run_id`. Per job: at most one `started` line, then one
+ * `result` line or one `detached` line. It keeps the node's open-jobs index (open-jobs.ts) in
+ * step: claimed before the start, completed by `started`, marked by `detached`, released once the
+ * Result is on disk. Never throws into the core; failures are kept in `lastError` and per job in
+ * `persistence(jobId)`.
  */
 export class JournalRecorder implements JobRecorder {
   lastError: JournalError | null = null;
-  private readonly runIds = new Map<string, string>();
   private readonly jobs = new Map<string, JobPersistence>();
   private readonly adopting = new Map<string, StartedJournalRecord>();
-  private readonly finishedJobs = new Set<string>();
+  private readonly ended = new Set<string>();
+  private readonly open: OpenJobs;
 
   constructor(
     private readonly journal: Journal,
     private readonly opts: JournalRecorderOptions = {},
   ) {
-    for (const o of opts.adopting ?? []) {
-      this.adopting.set(o.job_id, o);
-      this.runIds.set(o.job_id, o.run_id);
-    }
-  }
-
-  /** The run_id used for `jobId` (assigned at its first started/finished call), or undefined. */
-  runId(jobId: string): string | undefined {
-    return this.runIds.get(jobId);
+    for (const o of opts.adopting ?? []) this.adopting.set(o.run_id, o);
+    this.open = new OpenJobs(journal.dir);
   }
 
   /** What reached the disk for `jobId`. */
@@ -291,22 +285,13 @@ export class JournalRecorder implements JobRecorder {
     return { ...(this.jobs.get(jobId) ?? { started: false, result: false, error: null }) };
   }
 
-  private job(jobId: string): JobPersistence {
+  private job(jobId: string, runId: string): JobPersistence {
     let j = this.jobs.get(jobId);
     if (!j) {
-      j = { started: this.adopting.has(jobId), result: false, error: null };
+      j = { started: this.adopting.has(runId), result: false, error: null };
       this.jobs.set(jobId, j);
     }
     return j;
-  }
-
-  private runIdFor(jobId: string): string {
-    let id = this.runIds.get(jobId);
-    if (id === undefined) {
-      id = newRunId();
-      this.runIds.set(jobId, id);
-    }
-    return id;
   }
 
   private failed(job: JobPersistence | null, error: JournalError): void {
@@ -314,57 +299,121 @@ export class JournalRecorder implements JobRecorder {
     if (job) job.error = error;
   }
 
+  private wrapper(): ProcessIdentity {
+    return this.opts.wrapper ?? ownIdentity();
+  }
+
+  claim(jobs: readonly JobClaim[]): readonly OpenJob[] {
+    try {
+      return this.open.claim(jobs, this.wrapper());
+    } catch (err) {
+      // No check is possible (the state dir cannot be written): the start goes on; the journal
+      // writes that follow will fail and say so.
+      this.failed(null, toJournalError('claim', this.open.dir, err));
+      return [];
+    }
+  }
+
+  release(runIds: readonly string[]): void {
+    for (const id of runIds) this.open.release(id);
+  }
+
+  openJobs(): readonly OpenJob[] {
+    try {
+      return this.open.open();
+    } catch (err) {
+      this.failed(null, toJournalError('open-jobs', this.open.dir, err));
+      return [];
+    }
+  }
+
+  governed(runId: string, leaves: readonly string[]): void {
+    if (leaves.length > 0) this.open.update(runId, { leaves: [...leaves] });
+  }
+
   started(rec: StartedRecord): void {
     let job: JobPersistence | null = null;
     try {
-      job = this.job(rec.job_id);
-      if (this.adopting.has(rec.job_id)) return; // the orphan already has its started record
-      if (this.runIds.has(rec.job_id)) {
+      job = this.job(rec.job_id, rec.run_id);
+      if (this.adopting.has(rec.run_id)) return; // the orphan already has its started record
+      if (job.started) {
         this.failed(job, { op: 'started', path: this.journal.file, message: `started() called twice for job ${rec.job_id}; ignored` });
         return;
       }
+      const wrapper = this.wrapper();
       const line: StartedJournalRecord = {
         type: 'started',
         v: JOURNAL_RECORD_VERSION,
-        run_id: this.runIdFor(rec.job_id),
+        run_id: rec.run_id,
         job_id: rec.job_id,
         pid: rec.pid,
         mode: rec.mode,
         ...(rec.intent !== undefined ? { intent: rec.intent } : {}),
         identity: { pid: rec.identity.pid, start_time_ticks: rec.identity.start_time_ticks },
         cgroup: rec.cgroup,
+        ...(rec.leaves !== undefined ? { leaves: rec.leaves } : {}),
+        ...(rec.cgroup_report !== undefined ? { cgroup_report: rec.cgroup_report } : {}),
         start_time: rec.start_time,
-        wrapper: this.opts.wrapper ?? ownIdentity(),
+        wrapper,
       };
       const out = this.journal.append(line);
       if (out.ok) job.started = true;
       else this.failed(job, out.error);
+      this.open.update(rec.run_id, { identity: line.identity });
     } catch (err) {
       this.failed(job, toJournalError('started', this.journal.file, err));
     }
   }
 
-  finished(result: Result): void {
+  detached(rec: DetachedRecord): void {
     let job: JobPersistence | null = null;
     try {
-      job = this.job(result.job_id);
-      if (this.finishedJobs.has(result.job_id)) {
-        this.failed(job, { op: 'finished', path: this.journal.file, message: `finished() called twice for job ${result.job_id}; second Result not written` });
+      job = this.job(rec.job_id, rec.run_id);
+      if (this.ended.has(rec.run_id)) return;
+      this.ended.add(rec.run_id);
+      const line: DetachedJournalRecord = { type: 'detached', v: JOURNAL_RECORD_VERSION, ...stripType(rec), wrapper: this.wrapper() };
+      const out = this.journal.append(line);
+      if (!out.ok) this.failed(job, out.error);
+      this.open.update(rec.run_id, { detached: true });
+    } catch (err) {
+      this.failed(job, toJournalError('detached', this.journal.file, err));
+    }
+  }
+
+  finished(result: Result, runId: string): void {
+    let job: JobPersistence | null = null;
+    try {
+      job = this.job(result.job_id, runId);
+      if (typeof runId !== 'string' || runId === '') {
+        this.failed(job, { op: 'finished', path: this.journal.file, message: `finished() without a run id for job ${result.job_id}; not written` });
         return;
       }
-      this.finishedJobs.add(result.job_id);
+      if (this.ended.has(runId)) {
+        this.failed(job, { op: 'finished', path: this.journal.file, message: `job ${result.job_id} already ended; second Result not written` });
+        return;
+      }
+      this.ended.add(runId);
       const line: ResultJournalRecord = {
         type: 'result',
         v: JOURNAL_RECORD_VERSION,
-        run_id: this.runIdFor(result.job_id),
-        ...(this.adopting.has(result.job_id) ? { adopted_by: this.opts.adopter ?? ownIdentity() } : {}),
+        run_id: runId,
+        ...(this.adopting.has(runId) ? { adopted_by: this.opts.adopter ?? ownIdentity() } : {}),
         ...result,
       };
       const out = this.journal.append(line);
-      if (out.ok) job.result = true;
-      else this.failed(job, out.error);
+      if (out.ok) {
+        job.result = true;
+        this.open.release(runId); // the Result is on disk: the job is no longer open
+      } else {
+        this.failed(job, out.error);
+      }
     } catch (err) {
       this.failed(job, toJournalError('finished', this.journal.file, err));
     }
   }
+}
+
+function stripType(rec: DetachedRecord): Omit<DetachedRecord, 'type'> {
+  const { type: _t, ...rest } = rec;
+  return rest;
 }

@@ -4,7 +4,7 @@
  * Jobs are paired by `run_id` (one per run/attach invocation), so a `job_id` reused by several
  * runs does not confuse them; lookups by `job_id` return the most recent match.
  */
-import type { JournalRecord, ResultJournalRecord, StartedJournalRecord } from './types';
+import type { DetachedJournalRecord, JournalRecord, ResultJournalRecord, StartedJournalRecord } from './types';
 
 /**
  * `started` records that have no `result`: the jobs still being observed by a live wrapper AND
@@ -26,17 +26,55 @@ export function findUnfinished(records: readonly JournalRecord[]): StartedJourna
 
 /**
  * Splits unfinished jobs into in-flight (the wrapper that wrote the started record is still that
- * same process and alive) and orphans (it is gone). `isAlive` is injected (identity.ts
- * `isSameProcessAlive` in production).
+ * same process, alive, and has not let go of the job) and orphans (the wrapper is gone, or it
+ * detached: a detached job is nobody's until it is adopted, even while the process that let go of
+ * it lives on). `isAlive` is injected (identity.ts `isSameProcessAlive` on the wrapper in
+ * production).
  */
 export function classifyUnfinished(
   records: readonly JournalRecord[],
   isAlive: (rec: StartedJournalRecord) => boolean,
 ): { inFlight: StartedJournalRecord[]; orphans: StartedJournalRecord[] } {
+  const detached = new Set<string>();
+  for (const r of records) if (r.type === 'detached') detached.add(r.run_id);
   const inFlight: StartedJournalRecord[] = [];
   const orphans: StartedJournalRecord[] = [];
-  for (const r of findUnfinished(records)) (isAlive(r) ? inFlight : orphans).push(r);
+  for (const r of findUnfinished(records)) (!detached.has(r.run_id) && isAlive(r) ? inFlight : orphans).push(r);
   return { inFlight, orphans };
+}
+
+/** How a job without its Result stands. */
+export type OpenState =
+  /** Its wrapper is alive and watching it. */
+  | 'running'
+  /** Its wrapper let go (SIGINT/SIGTERM/SIGHUP) and the workload still runs, unwatched. */
+  | 'detached'
+  /** Its wrapper is gone (killed, or detached and the workload has ended since): `ffrtmp recover` records its end. */
+  | 'orphaned';
+
+export interface OpenJobState {
+  readonly started: StartedJournalRecord;
+  readonly state: OpenState;
+  readonly detached?: DetachedJournalRecord;
+}
+
+/**
+ * Every job without its Result, with how it stands, oldest first. `isAlive` is injected
+ * (identity.ts `isSameProcessAlive` in production) and asked about wrappers and workloads.
+ */
+export function openJobStates(
+  records: readonly JournalRecord[],
+  isAlive: (id: StartedJournalRecord['wrapper']) => boolean,
+): OpenJobState[] {
+  const detached = new Map<string, DetachedJournalRecord>();
+  for (const r of records) if (r.type === 'detached') detached.set(r.run_id, r);
+  return findUnfinished(records).map((started) => {
+    const d = detached.get(started.run_id);
+    if (d !== undefined) {
+      return { started, detached: d, state: isAlive(started.identity) ? 'detached' : 'orphaned' };
+    }
+    return { started, state: isAlive(started.wrapper) ? 'running' : 'orphaned' };
+  });
 }
 
 /** Orphans: started, no result, and the owning wrapper process is gone. */

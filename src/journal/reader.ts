@@ -68,6 +68,12 @@ export function validateRecord(v: unknown): JournalRecord | string {
     if (!isStrOrNull(v.cgroup)) return 'started: bad cgroup';
     return v as unknown as JournalRecord;
   }
+  if (v.type === 'detached') {
+    if (!isPid(v.pid)) return 'detached: bad pid';
+    if (!isStr(v.detached_at)) return 'detached: missing detached_at';
+    if (!isIdentity(v.wrapper)) return 'detached: bad wrapper identity';
+    return v as unknown as JournalRecord;
+  }
   if (v.type === 'result') {
     if (!(v.pid === null || isPid(v.pid))) return 'result: bad pid';
     if (!isStr(v.end_time)) return 'result: missing end_time';

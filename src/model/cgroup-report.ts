@@ -84,12 +84,27 @@ export interface RemovalReport {
   readonly left: readonly { readonly dir: string; readonly reason: string; readonly pids?: readonly number[] }[];
 }
 
+/** A cgroup an attached process left when it was moved into its job cgroup. */
+export interface MovedFrom {
+  /** The hierarchy: `v2`, or the v1 controllers (`memory`, `cpu`, `cpu,cpuacct`, ...). */
+  readonly hierarchy: string;
+  /** Its path in that hierarchy, as /proc/<pid>/cgroup showed it. */
+  readonly path: string;
+  /** The deepest systemd unit on that path (`nginx.service`), when there is one. */
+  readonly unit?: string;
+}
+
 /** The Result's `cgroup` field: where the job was governed and how. */
 export interface CgroupReport {
   readonly mode: CgroupMode;
   readonly root_source: CgroupRootSource;
-  readonly leaves: readonly { kind: 'v2' | 'v1'; dir: string; controllers: readonly string[]; created: boolean; reused: boolean }[];
+  readonly leaves: readonly { kind: 'v2' | 'v1'; dir: string; controllers: readonly string[]; created: boolean }[];
   readonly placement: 'clone_into_cgroup' | 'cgroup_procs' | 'attach' | 'none';
+  /**
+   * attach only: the cgroups the process was moved out of, per hierarchy (`memory`, `cpu`, `v2`
+   * ...), and the systemd unit when it left one: its limits no longer apply to the process.
+   */
+  readonly moved_from?: readonly MovedFrom[];
   readonly limits: readonly LimitReportEntry[];
   readonly problems: readonly CgroupProblem[];
   readonly warnings: readonly string[];

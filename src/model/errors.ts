@@ -20,3 +20,20 @@ export class NoSuchProcessError extends Error {
     this.name = 'NoSuchProcessError';
   }
 }
+
+/**
+ * A request ffrtmp will not carry out, refused before anything was touched: a target it never
+ * governs (PID 1, a kernel thread, ffrtmp itself or one of its ancestors), a process already
+ * governed by a live ffrtmp job, or a job id that is running now. Exit 2, like a usage error.
+ */
+export class RefusedError extends Error {
+  readonly code = 'ERR_REFUSED';
+  constructor(
+    message: string,
+    /** What was refused: the target process, or the job id. */
+    readonly what: 'target' | 'job_id',
+  ) {
+    super(message);
+    this.name = 'RefusedError';
+  }
+}

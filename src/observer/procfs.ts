@@ -14,7 +14,12 @@ export interface ProcStat {
   session: number;
   /** Field 4: parent pid. */
   ppid: number;
+  /** Field 9: the kernel's PF_* flags (PF_KTHREAD = 0x00200000 marks a kernel thread). */
+  flags: number;
 }
+
+/** PF_KTHREAD from include/linux/sched.h: the task is a kernel thread. */
+export const PF_KTHREAD = 0x00200000;
 
 /**
  * Parses /proc/<pid>/stat. The comm field (2) is in parentheses and may contain spaces and
@@ -38,6 +43,7 @@ export function readProcStat(pid: number, procRoot = '/proc'): ProcStat | null {
     state: field(3),
     ppid: Number(field(4)),
     session: Number(field(6)),
+    flags: Number(field(9)),
     startTimeTicks: field(22),
   };
 }

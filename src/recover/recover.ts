@@ -1,8 +1,11 @@
 /**
- * Adoption after a wrapper crash (`ffrtmp recover`, and `ffrtmp serve` at start).
+ * Adoption: recording the end of jobs whose wrapper is gone (`ffrtmp recover`, and `ffrtmp serve`
+ * at start and whenever a wrapper it watches ends).
  *
  * An orphan is a `started` record with no `result` whose owning wrapper process (pid + start
- * time, recorded in the started line) no longer exists. For each orphan:
+ * time, recorded in the started line) no longer exists: a wrapper killed (`kill -9`, the OOM
+ * killer) or one that detached on SIGINT/SIGTERM/SIGHUP (a detach is not an end: its `detached`
+ * record leaves the job open). For each orphan:
  *
  * 1. Claim it (claims.ts). If a live process holds the claim, skip it: someone else is adopting.
  * 2. Re-read the journal. If a Result for its run_id now exists, release the claim and skip it.
@@ -17,21 +20,29 @@
  * The Result of an adopted job keeps the job's own facts from its started record (job_id, pid,
  * mode, intent, start_time), so `processing_seconds` covers the whole job. The end, the exit
  * status and the reason come from the observation (`observed_to_completion`, or
- * `observer_unavailable` when no watcher could be installed). It is written with the orphan's
- * run_id and `adopted_by`.
+ * `observer_unavailable` when no watcher could be installed); a governance violation recorded at
+ * the start (a limit not applied, ...) still stands. Its job cgroup leaves (listed in the
+ * started record) are read for the usage and removed, whoever observed the end. It is written
+ * with the orphan's run_id and `adopted_by`, and the job leaves the node's open jobs.
+ *
+ * After the orphans, a sweep removes the empty leaves of jobs the journal says have ended (their
+ * wrapper could not remove them: a process was still inside then) and the stale open-job
+ * entries of runs that ended or never started, and reports how many.
  *
  * Detaching (`signal` aborted: SIGTERM to recover or serve) stops observing and writes nothing.
  * The job stays an orphan and the next recover adopts it again. A workload is never signalled.
  * Never two Results for one run_id: the claim plus the re-read guarantee it.
  */
 import { attach } from '../core/attach';
+import { finishAdopted, governedReason } from '../core/governance';
 import { freezeResult } from '../model/build-result';
 import { UNKNOWN_EXIT, type Result } from '../model/result';
 import { isSameProcessAlive, ownIdentity, readStartTimeTicks } from '../journal/identity';
 import { Journal } from '../journal/journal';
 import { classifyUnfinished, findResultByRunId } from '../journal/query';
 import { readJournal, type JournalProblem } from '../journal/reader';
-import type { JobRecorder, JournalError, StartedJournalRecord, StartedRecord } from '../journal/types';
+import type { DetachedRecord, JobRecorder, JournalError, JournalRecord, StartedJournalRecord, StartedRecord } from '../journal/types';
+import { sweep, type SweepReport } from './sweep';
 import type { ExitObserver } from '../observer/types';
 import { claimOrphan, releaseClaims } from './claims';
 
@@ -73,18 +84,21 @@ export interface RecoverReport {
   readonly outcomes: AdoptionOutcome[];
   /** Journal problems seen while reading (torn lines etc.). */
   readonly problems: JournalProblem[];
+  /** What the sweep after the adoptions removed (null when detached before it ran). */
+  readonly swept: SweepReport | null;
 }
 
 /** Finds orphans without adopting anything (`ffrtmp recover --dry-run`, `ffrtmp jobs`). */
-export function scanOrphans(stateDir: string): { inFlight: StartedJournalRecord[]; orphans: StartedJournalRecord[]; problems: JournalProblem[] } {
+export function scanOrphans(stateDir: string): { inFlight: StartedJournalRecord[]; orphans: StartedJournalRecord[]; problems: JournalProblem[]; records: JournalRecord[] } {
   const { records, problems } = readJournal(stateDir);
   const { inFlight, orphans } = classifyUnfinished(records, (r) => isSameProcessAlive(r.wrapper));
-  return { inFlight, orphans, problems };
+  return { inFlight, orphans, problems, records };
 }
 
 /** Collects the core's Result instead of writing it, and checks the identity the observer read. */
 class AdoptionProbe implements JobRecorder {
   identityMismatch = false;
+  wasDetached = false;
   result: Result | null = null;
   constructor(
     private readonly expected: string,
@@ -95,6 +109,9 @@ class AdoptionProbe implements JobRecorder {
       this.identityMismatch = true;
       this.abort.abort();
     }
+  }
+  detached(_rec: DetachedRecord): void {
+    this.wasDetached = true;
   }
   finished(result: Result): void {
     this.result ??= result;
@@ -133,37 +150,41 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
   }
 
   const startedAtMs = Date.parse(orphan.start_time);
-  const observed = (r: Result): AdoptionOutcome => {
+  const base = {
+    job_id: orphan.job_id,
+    pid: orphan.pid,
+    mode: orphan.mode,
+    ...(orphan.intent !== undefined ? { intent: orphan.intent } : {}),
+  };
+  const observed = async (r: Result): Promise<AdoptionOutcome> => {
     const endedAtMs = Date.parse(r.end_time);
+    const governed = await finishAdopted(orphan);
     const result = freezeResult({
-      job_id: orphan.job_id,
-      pid: orphan.pid,
-      mode: orphan.mode,
-      ...(orphan.intent !== undefined ? { intent: orphan.intent } : {}),
+      ...base,
       startedAtMs: Number.isFinite(startedAtMs) ? startedAtMs : endedAtMs,
       endedAtMs,
       exit: { exit_code: r.exit_code, signal: r.signal, exit_source: r.exit_source },
-      reason: r.platform_sla_reason,
+      reason: governedReason(r.platform_sla_reason, true, governed?.cgroup),
+      ...(governed ?? {}),
     });
     return persist(result, { kind: 'observed', orphan, result });
   };
-  const unobserved = (why: 'gone' | 'pid_reused' | 'identity_unknown'): AdoptionOutcome => {
+  const unobserved = async (why: 'gone' | 'pid_reused' | 'identity_unknown'): Promise<AdoptionOutcome> => {
     const now = Date.now();
+    const governed = await finishAdopted(orphan);
     const result = freezeResult({
-      job_id: orphan.job_id,
-      pid: orphan.pid,
-      mode: orphan.mode,
-      ...(orphan.intent !== undefined ? { intent: orphan.intent } : {}),
+      ...base,
       startedAtMs: Number.isFinite(startedAtMs) ? startedAtMs : now,
       endedAtMs: now,
       exit: UNKNOWN_EXIT,
       reason: 'exit_unobserved',
+      ...(governed ?? {}),
     });
     return persist(result, { kind: 'unobserved', orphan, result, why });
   };
   const persist = (result: Result, ok: AdoptionOutcome): AdoptionOutcome => {
     const rec = journal.recorder({ adopting: [orphan], adopter: ownIdentity() });
-    rec.finished(result);
+    rec.finished(result, orphan.run_id);
     const p = rec.persistence(orphan.job_id);
     if (!p.result) return { kind: 'not_persisted', orphan, result, error: p.error ?? { op: 'write', path: journal.file, message: 'unknown failure' } };
     releaseClaims(stateDir, orphan.run_id);
@@ -188,6 +209,8 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
       jobIds: [orphan.job_id],
       signal: abort.signal,
       recorder: probe,
+      // Observe only: the process already sits in its job cgroup (or wherever it was).
+      governance: { enabled: false },
       ...(opts.observer ? { observer: opts.observer } : {}),
     });
   } catch (err) {
@@ -197,12 +220,10 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }
   if (probe.identityMismatch) return unobserved('pid_reused');
+  // Our own detach: the job is still running and still an orphan; the next recover adopts it.
+  if (probe.wasDetached) return { kind: 'skipped', orphan, why: 'detached' };
   const r = probe.result;
   if (r === null) return { kind: 'skipped', orphan, why: 'claim_failed', detail: 'attach returned no Result' };
-  if (r.platform_sla_reason === 'detached_workload_continues') {
-    // Our own detach: the job is still running and still an orphan; the next recover adopts it.
-    return { kind: 'skipped', orphan, why: 'detached' };
-  }
   return observed(r);
 }
 
@@ -213,9 +234,14 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
  */
 export async function recover(opts: RecoverOptions): Promise<RecoverReport> {
   const journal = new Journal({ dir: opts.stateDir });
-  const { inFlight, orphans, problems } = scanOrphans(journal.dir);
+  const { inFlight, orphans, problems, records } = scanOrphans(journal.dir);
+  // The sweep touches only jobs that have ended, so it need not wait for the adoptions (which
+  // last as long as the adopted workloads do).
+  const swept = opts.signal?.aborted ? null : await sweep(journal.dir, records);
+  // Orphans this process is adopting already (an earlier pass of `serve`) are not news.
+  const fresh = orphans.filter((o) => !adoptingHere.has(o.run_id));
   const outcomes = await Promise.all(
-    orphans.map(async (orphan) => {
+    fresh.map(async (orphan) => {
       let outcome: AdoptionOutcome;
       try {
         outcome = await adoptOne(orphan, journal, opts);
@@ -226,6 +252,6 @@ export async function recover(opts: RecoverOptions): Promise<RecoverReport> {
       return outcome;
     }),
   );
-  return { inFlight, outcomes, problems };
+  return { inFlight, outcomes, problems, swept };
 }
 

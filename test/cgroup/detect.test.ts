@@ -109,13 +109,15 @@ describe('where job cgroups live', () => {
     expect(planRoots(env, { cgroupRoot: '/srv/not-cgroup' }).refused?.reason).toBe('cgroup_unavailable');
   });
 
-  it('--cgroup-root must be absolute and normalised; job ids that look like interface files are refused', () => {
+  it('--cgroup-root must be absolute and normalised; job ids that look like interface files are refused; a leaf is named after its run', () => {
     for (const bad of ['relative/path', '/sys/fs/cgroup/../etc', '/a//b', '/a/./b']) expect(() => checkRootFlag(bad)).toThrow(UsageError);
     expect(() => checkRootFlag('/sys/fs/cgroup/ffrtmp/')).not.toThrow();
-    for (const bad of ['cgroup.procs', 'tasks', 'memory.max', 'cpu.x', 'release_agent', '../x', '', 'a/b', 'a b', 'x\u0000']) expect(() => leafNameFor(bad)).toThrow(UsageError);
-    expect(leafNameFor('encode-42')).toBe('encode-42');
-    expect(leafNameFor('cpuhog.1')).toBe('cpuhog.1');
-    expect(leafNameFor('io')).toBe('io');
+    const run = '0123456789abcdef';
+    for (const bad of ['cgroup.procs', 'tasks', 'memory.max', 'cpu.x', 'release_agent', '../x', '', 'a/b', 'a b', 'x\u0000']) expect(() => leafNameFor(bad, run)).toThrow(UsageError);
+    expect(leafNameFor('encode-42', run)).toBe('encode-42.0123456789abcdef');
+    expect(leafNameFor('cpuhog.1', run)).toBe('cpuhog.1.0123456789abcdef');
+    expect(leafNameFor('io', run)).toBe('io.0123456789abcdef');
+    for (const badRun of ['', 'xyz', '0123456789ABCDEF', '../../0123456789ab']) expect(() => leafNameFor('ok', badRun)).toThrow(UsageError);
   });
 });
 

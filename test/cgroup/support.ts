@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import ts from 'typescript';
 import { detectCgroups, type CgroupEnv } from '../../src/cgroup/detect';
 
 export const isRoot = process.geteuid?.() === 0;
@@ -77,31 +76,6 @@ export async function cleanupRoot(env: CgroupEnv, rel: string): Promise<string[]
 /** True when no directory named `rel` exists in any hierarchy. */
 export function nothingUnder(env: CgroupEnv, rel: string): boolean {
   return dirsOf(env, rel).every((d) => !fs.existsSync(d));
-}
-
-const SRC = path.resolve(__dirname, '../../src');
-
-/**
- * Plain-JS copies of src/cgroup and the modules it imports, in a temp dir
- * (`<dir>/cgroup/job.js`, ...), built with transpileModule: no dist/ needed.
- */
-export function transpileCgroupLib(): string {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-cgroup-js-'));
-  fs.chmodSync(out, 0o755); // readable by the unprivileged-user tests
-  const files = [
-    ...fs.readdirSync(path.join(SRC, 'cgroup')).filter((f) => f.endsWith('.ts')).map((f) => `cgroup/${f}`),
-    ...fs.readdirSync(path.join(SRC, 'model')).filter((f) => f.endsWith('.ts')).map((f) => `model/${f}`),
-    'observer/procfs.ts',
-  ];
-  for (const rel of files) {
-    const { outputText } = ts.transpileModule(fs.readFileSync(path.join(SRC, rel), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-      fileName: rel,
-    });
-    fs.mkdirSync(path.join(out, path.dirname(rel)), { recursive: true });
-    fs.writeFileSync(path.join(out, rel.replace(/\.ts$/, '.js')), outputText);
-  }
-  return out;
 }
 
 /**

@@ -63,7 +63,8 @@ describe('platform SLA reasons, one row each', () => {
 
   it('detached_workload_continues: the wrapper was told to stop; the workload was not touched', async () => {
     const ac = new AbortController();
-    const pending = run({ command: 'sleep', args: ['5'], signal: ac.signal });
+    // No cgroup: a detached job's leaves stay with its workload, and nobody adopts this one.
+    const pending = run({ command: 'sleep', args: ['5'], signal: ac.signal, governance: { enabled: false } });
     setTimeout(() => ac.abort(), 200);
     const r = await pending;
     row('detached_workload_continues', true, r);

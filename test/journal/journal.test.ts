@@ -9,7 +9,7 @@ import { findResult, findUnfinished, recentResults, classifyUnfinished } from '.
 import { readJournal } from '../../src/journal/reader';
 import { resolveStateDir } from '../../src/journal/state-dir';
 import type { StartedRecord } from '../../src/journal/types';
-import { aResult as result, aStarted } from '../support/fixtures';
+import { aResult as result, aStarted, runIdOf } from '../support/fixtures';
 
 let dir: string;
 beforeEach(() => {
@@ -51,7 +51,7 @@ describe('Journal append + read', () => {
     const j = new Journal({ dir: path.join(dir, 'state') });
     const rec = j.recorder({ wrapper: { pid: 1, start_time_ticks: '1' } });
     rec.started(started('job-1'));
-    rec.finished(result('job-1'));
+    rec.finished(result('job-1'), runIdOf('job-1'));
     expect(rec.lastError).toBeNull();
     expect(rec.persistence('job-1')).toEqual({ started: true, result: true, error: null });
     const text = fs.readFileSync(j.file, 'utf8');
@@ -72,9 +72,9 @@ describe('Journal append + read', () => {
   it('finished() twice writes one Result; started() never throws even for garbage', () => {
     const j = new Journal({ dir });
     const rec = j.recorder();
-    rec.finished(result('x'));
-    rec.finished(result('x'));
-    expect(rec.lastError?.message).toMatch(/twice/);
+    rec.finished(result('x'), runIdOf('x'));
+    rec.finished(result('x'), runIdOf('x'));
+    expect(rec.lastError?.message).toMatch(/already ended; second Result not written/);
     expect(readJournal(dir).records).toHaveLength(1);
     const rec2 = j.recorder();
     expect(() => rec2.started(null as unknown as StartedRecord)).not.toThrow();
@@ -86,38 +86,37 @@ describe('Journal append + read', () => {
     const rec = j.recorder();
     rec.started(started('p1'));
     rec.started(started('p2'));
-    rec.finished(result('p2'));
-    rec.finished(result('p1'));
+    rec.finished(result('p2'), runIdOf('p2'));
+    rec.finished(result('p1'), runIdOf('p1'));
     expect(rec.lastError).toBeNull();
-    expect(rec.runId('p1')).not.toBe(rec.runId('p2'));
     let { records } = readJournal(dir);
     expect(records.map((r) => `${r.type}:${r.job_id}:${r.run_id}`)).toEqual([
-      `started:p1:${rec.runId('p1')}`, `started:p2:${rec.runId('p2')}`, `result:p2:${rec.runId('p2')}`, `result:p1:${rec.runId('p1')}`,
+      `started:p1:${runIdOf('p1')}`, `started:p2:${runIdOf('p2')}`, `result:p2:${runIdOf('p2')}`, `result:p1:${runIdOf('p1')}`,
     ]);
     const orphanRec = j.recorder({ wrapper: { pid: 1, start_time_ticks: '1' } });
     orphanRec.started(started('orphan'));
     const orphan = readJournal(dir).records.find((r) => r.job_id === 'orphan' && r.type === 'started');
     const adopter = j.recorder({ adopting: [orphan as never], adopter: { pid: 77, start_time_ticks: '7' } });
     adopter.started(started('orphan'));
-    adopter.finished(result('orphan'));
+    adopter.finished(result('orphan'), runIdOf('orphan'));
     records = readJournal(dir).records.filter((r) => r.job_id === 'orphan');
     expect(records.map((r) => r.type)).toEqual(['started', 'result']);
-    expect(records[1]).toMatchObject({ run_id: orphanRec.runId('orphan'), adopted_by: { pid: 77, start_time_ticks: '7' } });
+    expect(records[1]).toMatchObject({ run_id: runIdOf('orphan'), adopted_by: { pid: 77, start_time_ticks: '7' } });
     expect(adopter.persistence('orphan')).toEqual({ started: true, result: true, error: null });
   });
 
   it('a missing state dir is an empty journal; a spawn failure is a result without started', () => {
     expect(readJournal(path.join(dir, 'nope'))).toEqual({ records: [], problems: [], files: [] });
     const j = new Journal({ dir });
-    j.recorder().finished(result('s', { pid: null, exit_code: null, reason: 'workload_not_startable' }));
+    j.recorder().finished(result('s', { pid: null, exit_code: null, reason: 'workload_not_startable' }), runIdOf('s'));
     const { records } = readJournal(dir);
     expect(records.map((r) => r.type)).toEqual(['result']);
   });
 
   it('skips and reports a torn last line without losing anything before it', () => {
     const j = new Journal({ dir });
-    j.recorder().finished(result('a'));
-    j.recorder().finished(result('b'));
+    j.recorder().finished(result('a'), runIdOf('a'));
+    j.recorder().finished(result('b'), runIdOf('b'));
     fs.appendFileSync(j.file, '{"type":"result","v":1,"run_id":"zz","job_id":"c","pi');
     const r = readJournal(dir);
     expect(r.records.map((x) => x.job_id)).toEqual(['a', 'b']);
@@ -128,12 +127,12 @@ describe('Journal append + read', () => {
 
   it('resynchronises when a record was appended after a torn fragment', () => {
     const j = new Journal({ dir });
-    j.recorder().finished(result('a'));
+    j.recorder().finished(result('a'), runIdOf('a'));
     fs.appendFileSync(j.file, '{"type":"result","v":1,"run_id":"zz","job_id":"torn","pi');
-    j.recorder().finished(result('b'));
+    j.recorder().finished(result('b'), runIdOf('b'));
     // a whole record that lost its newline, glued to the next one
     fs.appendFileSync(j.file, JSON.stringify({ type: 'result', v: 1, run_id: 'r9', ...result('c') }));
-    j.recorder().finished(result('d'));
+    j.recorder().finished(result('d'), runIdOf('d'));
     fs.appendFileSync(j.file, 'garbage\n\n');
     const r = readJournal(dir);
     expect(r.records.map((x) => x.job_id)).toEqual(['a', 'b', 'c', 'd']);
@@ -163,10 +162,10 @@ describe('queries', () => {
     dead.started(started('orphan'));
     const done = j.recorder();
     done.started(started('same-id'));
-    done.finished(result('same-id', { exit_code: 1, reason: 'workload_failed_platform_ok' }));
+    done.finished(result('same-id', { exit_code: 1, reason: 'workload_failed_platform_ok' }), runIdOf('same-id'));
     const again = j.recorder();
     again.started(started('same-id'));
-    again.finished(result('same-id', { exit_code: 0 }));
+    again.finished(result('same-id', { exit_code: 0 }), runIdOf('same-id'));
     const { records } = readJournal(dir);
     expect(findUnfinished(records).map((r) => r.job_id)).toEqual(['inflight', 'orphan']);
     const c = classifyUnfinished(records, (r) => isSameProcessAlive(r.wrapper));
@@ -182,7 +181,7 @@ describe('queries', () => {
 describe('rotation', () => {
   it('rotates by size into unique names, never splits a record, prunes whole files', () => {
     const j = new Journal({ dir, maxBytes: 2000, keepRotated: 3 });
-    for (let i = 0; i < 40; i++) j.recorder().finished(result(`job-${i}`));
+    for (let i = 0; i < 40; i++) j.recorder().finished(result(`job-${i}`), runIdOf(`job-${i}`));
     const files = listJournalFiles(dir);
     expect(files.length).toBe(4);
     for (const f of files) {

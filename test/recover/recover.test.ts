@@ -6,10 +6,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { identityOf, readStartTimeTicks } from '../../src/journal/identity';
 import { Journal } from '../../src/journal/journal';
 import { readJournal } from '../../src/journal/reader';
-import type { StartedRecord } from '../../src/journal/types';
+import type { ProcessIdentity, StartedRecord } from '../../src/journal/types';
 import { selectObserver } from '../../src/observer/select';
 import { claimOrphan } from '../../src/recover/claims';
 import { recover, scanOrphans } from '../../src/recover/recover';
+import { runIdOf } from '../support/fixtures';
 import { FAKE_WRAPPER_JS, useJournalChildren } from '../support/transpile-journal';
 
 let dir: string;
@@ -45,8 +46,8 @@ async function crashedWrapper(jobId: string, cmd: string): Promise<number> {
   return pid;
 }
 
-function started(job_id: string, pid: number, start: string | null, wrapper = { pid: 999_999, start_time_ticks: '1' }): StartedRecord & { wrapper: typeof wrapper } {
-  return { type: 'started', job_id, pid, mode: 'attach', identity: { pid, start_time_ticks: start }, cgroup: null, start_time: new Date(Date.now() - 5000).toISOString(), wrapper };
+function started(job_id: string, pid: number, start: string | null, wrapper: ProcessIdentity = { pid: 999_999, start_time_ticks: '1' }): StartedRecord & { wrapper: ProcessIdentity } {
+  return { type: 'started', run_id: runIdOf(job_id), job_id, pid, mode: 'attach', identity: { pid, start_time_ticks: start }, cgroup: null, start_time: new Date(Date.now() - 5000).toISOString(), wrapper };
 }
 
 describe('recover: adoption after a wrapper crash', () => {
@@ -104,8 +105,8 @@ describe('recover: adoption after a wrapper crash', () => {
     const real = readStartTimeTicks(other.pid!)!;
     const j = new Journal({ dir });
     // the recorded process had the same pid but started at another time
-    j.append({ ...started('reused', other.pid!, String(BigInt(real) - 1n)), v: 1, run_id: 'r-reused' });
-    j.append({ ...started('unknown-id', 2 ** 22 - 7, null), v: 1, run_id: 'r-unknown' });
+    j.append({ ...started('reused', other.pid!, String(BigInt(real) - 1n)), v: 1 });
+    j.append({ ...started('unknown-id', 2 ** 22 - 7, null), v: 1 });
     const report = await recover({ stateDir: dir });
     const whys = Object.fromEntries(report.outcomes.map((o) => [o.orphan.job_id, 'why' in o ? `${o.kind}/${o.why}` : o.kind]));
     expect(whys).toEqual({ reused: 'unobserved/pid_reused', 'unknown-id': 'unobserved/identity_unknown' });
@@ -116,7 +117,7 @@ describe('recover: adoption after a wrapper crash', () => {
   it('jobs whose wrapper is alive are in flight, not orphans', async () => {
     freshDir();
     const j = new Journal({ dir });
-    j.append({ ...started('mine', process.pid, readStartTimeTicks(process.pid), identityOf(process.pid)), v: 1, run_id: 'r-mine' });
+    j.append({ ...started('mine', process.pid, readStartTimeTicks(process.pid), identityOf(process.pid)), v: 1 });
     const report = await recover({ stateDir: dir });
     expect(report.inFlight.map((r) => r.job_id)).toEqual(['mine']);
     expect(report.outcomes).toEqual([]);
@@ -125,10 +126,10 @@ describe('recover: adoption after a wrapper crash', () => {
   it('a job claimed by another live process is skipped; a dead claimant is superseded; two recovers in one process adopt once', async () => {
     freshDir();
     const j = new Journal({ dir });
-    j.append({ ...started('claimed', 2 ** 22 - 9, '5'), v: 1, run_id: 'r-claimed' });
+    j.append({ ...started('claimed', 2 ** 22 - 9, '5'), v: 1 });
     const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
     cleanup.push(sleeper);
-    expect(claimOrphan(dir, 'r-claimed', 'claimed', { owner: identityOf(sleeper.pid!) })).toMatchObject({ claimed: true, generation: 0 });
+    expect(claimOrphan(dir, runIdOf('claimed'), 'claimed', { owner: identityOf(sleeper.pid!) })).toMatchObject({ claimed: true, generation: 0 });
     const skipped = await recover({ stateDir: dir });
     expect(skipped.outcomes.map((o) => [o.kind, 'why' in o ? o.why : null])).toEqual([['skipped', 'claimed_by_other']]);
     sleeper.kill('SIGKILL');
@@ -141,12 +142,12 @@ describe('recover: adoption after a wrapper crash', () => {
     expect(readJournal(dir).records.filter((r) => r.type === 'result')).toHaveLength(1);
   });
 
-  it('two recovers at once on a live orphan: one observes it, the other backs off; one Result', async () => {
+  it('two recovers at once in one process on a live orphan: it is adopted once (the second pass leaves it to the first); one Result', async () => {
     freshDir();
     await crashedWrapper('twice', 'sleep 1; exit 0');
     const [a, b] = await Promise.all([recover({ stateDir: dir }), recover({ stateDir: dir })]);
     const all = [...a.outcomes, ...b.outcomes].map((o) => ('why' in o ? `${o.kind}/${o.why}` : o.kind)).sort();
-    expect(all).toEqual(['observed', 'skipped/claimed_by_other']);
+    expect(all).toEqual(['observed']);
     expect(readJournal(dir).records.filter((r) => r.type === 'result')).toHaveLength(1);
   }, 20_000);
 

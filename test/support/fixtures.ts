@@ -2,6 +2,7 @@
  * Shared fixtures. Results are built by the library's own `freezeResult`, so a fixture can never
  * be a Result the library could not produce (compliance always follows from the reason).
  */
+import { createHash } from 'node:crypto';
 import { freezeResult } from '../../src/model/build-result';
 import type { ExitSource, Mode, Result } from '../../src/model/result';
 import type { SlaReason } from '../../src/model/sla';
@@ -9,6 +10,11 @@ import type { Usage } from '../../src/model/cgroup-report';
 import type { StartedRecord } from '../../src/journal/types';
 
 export const T0 = Date.parse('2026-01-06T10:00:00.000Z');
+
+/** A run id derived from the job id (16 hex): a fixture's started and result records pair up. */
+export function runIdOf(jobId: string): string {
+  return createHash('sha256').update(jobId).digest('hex').slice(0, 16);
+}
 
 export interface ResultOver {
   pid?: number | null;
@@ -48,6 +54,7 @@ export function aStarted(job_id: string, over: Partial<StartedRecord> = {}): Sta
   const pid = over.pid ?? process.pid;
   return {
     type: 'started',
+    run_id: runIdOf(job_id),
     job_id,
     pid,
     mode: 'run',

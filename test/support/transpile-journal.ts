@@ -50,11 +50,12 @@ for (let i = 0; i < Number(jobs); i++) {
   const job_id = 'w' + id + '-' + i;
   const rec = j.recorder();
   const now = new Date().toISOString();
-  rec.started({ type: 'started', job_id, pid: process.pid, mode: 'run',
+  const run_id = require('crypto').randomBytes(8).toString('hex');
+  rec.started({ type: 'started', run_id, job_id, pid: process.pid, mode: 'run',
     ...(Number(pad) > 0 && i % 3 === 0 ? { intent: 'x'.repeat(Number(pad)) } : {}),
     identity: { pid: process.pid, start_time_ticks: '1' }, cgroup: null, start_time: now });
   rec.finished({ job_id, pid: process.pid, mode: 'run', start_time: now, end_time: now, processing_seconds: 0,
-    exit_code: 0, signal: null, exit_source: 'waitid', platform_sla_compliant: true, platform_sla_reason: 'completed_successfully' });
+    exit_code: 0, signal: null, exit_source: 'waitid', platform_sla_compliant: true, platform_sla_reason: 'completed_successfully' }, run_id);
   const p = rec.persistence(job_id);
   if (p.started && p.result) ok++; else { failed++; if (errors.length < 3) errors.push(p.error); }
 }
@@ -80,9 +81,10 @@ if (cmd === 'read') {
     const job_id = tag + '-' + i;
     const rec = j.recorder();
     const now = new Date().toISOString();
-    rec.started({ type: 'started', job_id, pid: process.pid, mode: 'run', identity: { pid: process.pid, start_time_ticks: '1' }, cgroup: null, start_time: now });
+    const run_id = require('crypto').randomBytes(8).toString('hex');
+    rec.started({ type: 'started', run_id, job_id, pid: process.pid, mode: 'run', identity: { pid: process.pid, start_time_ticks: '1' }, cgroup: null, start_time: now });
     rec.finished({ job_id, pid: process.pid, mode: 'run', start_time: now, end_time: now, processing_seconds: 0,
-      exit_code: 0, signal: null, exit_source: 'waitid', platform_sla_compliant: true, platform_sla_reason: 'completed_successfully' });
+      exit_code: 0, signal: null, exit_source: 'waitid', platform_sla_compliant: true, platform_sla_reason: 'completed_successfully' }, run_id);
     const p = rec.persistence(job_id);
     if (p.started && p.result) ok++; else { failed++; errors.push({ persisted: { started: p.started, result: p.result }, error: p.error }); }
   }
@@ -102,7 +104,7 @@ const { Journal } = require(moduleDir + '/journal.js');
 const { identityOf } = require(moduleDir + '/identity.js');
 const child = spawn('sh', ['-c', cmd], { stdio: 'ignore', detached: true });
 const rec = new Journal({ dir }).recorder();
-rec.started({ type: 'started', job_id: jobId, pid: child.pid, mode: 'run', intent: 'test',
+rec.started({ type: 'started', run_id: require('crypto').randomBytes(8).toString('hex'), job_id: jobId, pid: child.pid, mode: 'run', intent: 'test',
   identity: identityOf(child.pid), cgroup: null, start_time: new Date().toISOString() });
 process.stdout.write(JSON.stringify({ pid: child.pid, persisted: rec.persistence(jobId) }) + '\\n');
 setInterval(() => {}, 1000);

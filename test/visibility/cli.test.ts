@@ -10,7 +10,7 @@ import { Journal } from '../../src/journal/journal';
 import { readJournal } from '../../src/journal/reader';
 import { exited, ffrtmp, isAlive, killQuietly, startFfrtmp, SUMMARY_LINE, summary, waitFor } from '../helpers';
 import type { Result } from '../../src/model/result';
-import { aResult as result } from '../support/fixtures';
+import { aResult as result, runIdOf } from '../support/fixtures';
 import { FAKE_WRAPPER_JS, useJournalChildren } from '../support/transpile-journal';
 
 const kids = useJournalChildren('vcli', { fake: FAKE_WRAPPER_JS });
@@ -46,13 +46,13 @@ describe('ffrtmp jobs', () => {
   it('lists newest first as a table or JSON, validates --limit, shows one job', async () => {
     const dir = newDir();
     const j = new Journal({ dir });
-    j.recorder().finished(result('first'));
-    j.recorder().finished(result('second', { exit_code: 2, reason: 'workload_failed_platform_ok' }));
-    j.recorder().finished(result('second', { exit_code: 0 }));
+    j.recorder().finished(result('first'), runIdOf('first'));
+    j.recorder().finished(result('second', { exit_code: 2, reason: 'workload_failed_platform_ok' }), runIdOf('second, run 1'));
+    j.recorder().finished(result('second', { exit_code: 0 }), runIdOf('second, run 2'));
     const table = await ffrtmp(['jobs', '--state-dir', dir]);
     expect(table.code).toBe(0);
     const lines = table.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^JOB\s+MODE\s+SLA\s+REASON\s+EXIT\s+RUNTIME\s+PID\s+ENDED$/);
+    expect(lines[0]).toMatch(/^JOB\s+MODE\s+INTENT\s+SLA\s+REASON\s+EXIT\s+RUNTIME\s+CPU\s+MEM\s+OOM\s+PID\s+ENDED \(UTC\)$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['second', 'second', 'first']);
     const json = await ffrtmp(['jobs', '--limit', '2', '--json', '--state-dir', dir]);
     const arr = JSON.parse(json.stdout) as Result[];
@@ -72,12 +72,12 @@ describe('ffrtmp jobs', () => {
     expect(missing.stderr).toMatch(/no job nope/);
     const empty = await ffrtmp(['jobs', '--state-dir', path.join(dir, 'none')]);
     expect(empty.code).toBe(0);
-    expect(empty.stdout).toMatch(/no job Results/);
+    expect(empty.stdout).toMatch(/^no jobs in /);
   });
 
   it('reports a torn line on stderr and still lists the rest; FFRTMP_STATE_DIR is honoured', async () => {
     const dir = newDir();
-    new Journal({ dir }).recorder().finished(result('ok-1'));
+    new Journal({ dir }).recorder().finished(result('ok-1'), runIdOf('ok-1'));
     fs.appendFileSync(path.join(dir, 'journal.jsonl'), '{"type":"result","v":1,"run_id":"x","job_id":"torn');
     const r = await ffrtmp(['jobs', '--json'], { env: { FFRTMP_STATE_DIR: dir } });
     expect(r.code).toBe(0);

@@ -6,7 +6,7 @@ import { Journal } from '../../src/journal/journal';
 import { readJournal } from '../../src/journal/reader';
 import { JobMetrics, exitLabel } from '../../src/visibility/metrics';
 import { ViolationLog } from '../../src/visibility/violations';
-import { aResult, type ResultOver } from '../support/fixtures';
+import { aResult, type ResultOver, runIdOf } from '../support/fixtures';
 
 const result = (i: number, over: ResultOver & { job_id?: string } = {}) => aResult(over.job_id ?? `job-${i}`, { pid: 1000 + i, ...over });
 
@@ -61,7 +61,7 @@ describe('JobMetrics', () => {
         const mode = i % 4 === 0 ? 'attach' : 'run';
         if (i % 10 !== 9) {
           rec.started({
-            type: 'started', job_id: `job-${i}`, pid: 1000 + i, mode,
+            type: 'started', run_id: runIdOf(`job-${i}`), job_id: `job-${i}`, pid: 1000 + i, mode,
             identity: { pid: 1000 + i, start_time_ticks: '5' }, cgroup: null, start_time: '2026-01-06T10:00:00.000Z',
           });
           expected.started++;
@@ -71,7 +71,7 @@ describe('JobMetrics', () => {
         if (i % 5 === 1) over = { ...over, exit_code: 2, reason: 'workload_failed_platform_ok' };
         if (i % 5 === 2) over = { ...over, exit_code: null, signal: 'SIGKILL', reason: 'workload_failed_platform_ok' };
         if (i % 5 === 3) over = { ...over, exit_code: null, reason: 'observer_unavailable' };
-        rec.finished(result(i, over));
+        rec.finished(result(i, over), runIdOf(`job-${i}`));
         expected.completed++;
         const r = result(i, over);
         r.platform_sla_compliant ? expected.t++ : expected.f++;

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/journal';
 import type { StartedRecord } from '../../src/journal/types';
 import { exited, killQuietly, startFfrtmp, waitFor } from '../helpers';
-import { aResult } from '../support/fixtures';
+import { aResult, runIdOf } from '../support/fixtures';
 
 const has = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
 const HAVE_PROMTOOL = has('promtool');
@@ -47,13 +47,13 @@ function recordJobs(dir: string, n: number, violations: number): void {
     const rec = j.recorder();
     const now = new Date().toISOString();
     const job_id = `prom-${i}`;
-    const s: StartedRecord = { type: 'started', job_id, pid: 1000 + i, mode: i % 3 === 0 ? 'attach' : 'run', identity: { pid: 1000 + i, start_time_ticks: '1' }, cgroup: null, start_time: now };
+    const s: StartedRecord = { type: 'started', run_id: runIdOf(job_id), job_id, pid: 1000 + i, mode: i % 3 === 0 ? 'attach' : 'run', identity: { pid: 1000 + i, start_time_ticks: '1' }, cgroup: null, start_time: now };
     rec.started(s);
     const bad = i < violations;
     rec.finished(aResult(job_id, {
       pid: 1000 + i, mode: s.mode, startedAtMs: Date.parse(now), seconds: 0.25,
       exit_code: bad ? null : i % 4, reason: bad ? 'exit_unobserved' : i % 4 === 0 ? 'completed_successfully' : 'workload_failed_platform_ok',
-    }));
+    }), runIdOf(job_id));
   }
 }
 
@@ -148,7 +148,7 @@ describe.skipIf(!HAVE_PROMETHEUS)('a real Prometheus server scraping ffrtmp serv
         j.recorder().finished({
           job_id: `late-${i}`, pid: 1, mode: 'run', start_time: new Date().toISOString(), end_time: new Date().toISOString(),
           processing_seconds: 0, exit_code: 0, signal: null, exit_source: 'waitid', platform_sla_compliant: true, platform_sla_reason: 'completed_successfully',
-        });
+        }, runIdOf(`late-${i}`));
       }
       const later = Date.now() + 15_000;
       while (Date.now() < later && completed !== 22) {

@@ -5,7 +5,7 @@ import { Journal } from '../../src/journal/journal';
 import type { JournalProblem } from '../../src/journal/reader';
 import { parseListen, startServer, type ServerHandle } from '../../src/visibility/server';
 import type { Result } from '../../src/model/result';
-import { aResult, type ResultOver } from '../support/fixtures';
+import { aResult, type ResultOver, runIdOf } from '../support/fixtures';
 import { useJournalChildren, WRITER_JS } from '../support/transpile-journal';
 
 const result = (id: string, over: ResultOver = {}): Result => aResult(id, { seconds: 12.5, ...over });
@@ -51,10 +51,10 @@ describe('ffrtmp serve endpoints', () => {
   it('rebuilds from the journal and serves /metrics, /violations, /jobs, /health with the right types', async () => {
     const j = new Journal({ dir: freshDir() });
     const a = j.recorder();
-    a.started({ type: 'started', job_id: 'a', pid: 1, mode: 'run', identity: { pid: 1, start_time_ticks: '9' }, cgroup: null, start_time: '2026-01-06T10:00:00.000Z' });
-    a.finished(result('a'));
-    j.recorder().finished(result('v"1', { reason: 'observer_unavailable', exit_code: null, mode: 'attach' }));
-    j.recorder().finished(result('c', { exit_code: 3, reason: 'workload_failed_platform_ok' }));
+    a.started({ type: 'started', run_id: runIdOf('a'), job_id: 'a', pid: 1, mode: 'run', identity: { pid: 1, start_time_ticks: '9' }, cgroup: null, start_time: '2026-01-06T10:00:00.000Z' });
+    a.finished(result('a'), runIdOf('a'));
+    j.recorder().finished(result('v"1', { reason: 'observer_unavailable', exit_code: null, mode: 'attach' }), runIdOf('v"1'));
+    j.recorder().finished(result('c', { exit_code: 3, reason: 'workload_failed_platform_ok' }), runIdOf('c'));
     server = await startServer({ stateDir: dir, listen: '127.0.0.1:0', observerBackend: 'pidfd' });
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
@@ -137,7 +137,7 @@ describe('ffrtmp serve endpoints', () => {
 
   it('consumes a partial last line only once it is complete', async () => {
     const j = new Journal({ dir: freshDir() });
-    j.recorder().finished(result('first'));
+    j.recorder().finished(result('first'), runIdOf('first'));
     server = await startServer({ stateDir: dir, listen: '127.0.0.1:0', observerBackend: 'pidfd', pollIntervalMs: 60_000 });
     const problems: JournalProblem[] = [];
     server.on('problem', (p) => problems.push(p));

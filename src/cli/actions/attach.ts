@@ -3,7 +3,8 @@ import { attachExitCode } from '../exit-codes';
 import { notPersistedLines, openJournal } from '../journal';
 import { governanceFromFlags } from '../limits';
 import type { CgroupFlagValues, LogFormat } from '../options';
-import { formatSummary, resultJson } from '../output';
+import type { StartedRecord } from '../../journal/types';
+import { detachNote, formatSummary, movedNote, resultJson } from '../output';
 import { onDetachSignals } from '../signals';
 
 export interface AttachOptions extends CgroupFlagValues {
@@ -20,6 +21,8 @@ export async function action(opts: AttachOptions): Promise<number> {
   const journal = openJournal(opts.stateDir);
   const recorder = journal.recorder();
   const detach = onDetachSignals();
+  const started: StartedRecord[] = [];
+  let detached = 0;
   try {
     const results = await attach({
       pids: opts.pid,
@@ -28,12 +31,24 @@ export async function action(opts: AttachOptions): Promise<number> {
       signal: detach.signal,
       governance,
       recorder,
+      onStarted: (s) => {
+        started.push(s);
+        if (started.length !== opts.pid.length) return;
+        const note = movedNote(started);
+        if (note !== null) process.stderr.write(`${note}\n`);
+      },
       onResult: (r) => {
         process.stderr.write(`${formatSummary(r, opts.logFormat)}\n`);
         for (const line of notPersistedLines(recorder, journal, [r.job_id])) process.stderr.write(`${line}\n`);
         if (opts.json) process.stdout.write(`${resultJson(r)}\n`);
       },
+      // The detach line of each job; no JSON Result: the job is not over (docs/results.md).
+      onDetached: (r) => {
+        detached++;
+        process.stderr.write(`${formatSummary(r, opts.logFormat)}\n`);
+      },
     });
+    if (detached > 0) process.stderr.write(`${detachNote(detached)}\n`);
     return attachExitCode(results, detach.received());
   } finally {
     detach.dispose();

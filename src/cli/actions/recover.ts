@@ -1,5 +1,6 @@
 import { selectObserver } from '../../observer/select';
 import { recover, scanOrphans, type AdoptionOutcome } from '../../recover/recover';
+import type { SweepReport } from '../../recover/sweep';
 import { recoverExitCode } from '../exit-codes';
 import { openJournal } from '../journal';
 import type { LogFormat } from '../options';
@@ -28,6 +29,13 @@ export function renderOutcome(o: AdoptionOutcome, format: LogFormat): string {
   }
 }
 
+/** What a sweep removed or could not remove, as one line (null when there was nothing to do). */
+export function sweptLine(swept: SweepReport | null, format: LogFormat): string | null {
+  if (swept === null || (swept.leavesRemoved === 0 && swept.leavesLeft.length === 0)) return null;
+  const left = swept.leavesLeft.length > 0 ? `; ${swept.leavesLeft.length} still hold processes: ${swept.leavesLeft.slice(0, 3).map((l) => l.dir).join(', ')}${swept.leavesLeft.length > 3 ? ', ...' : ''}` : '';
+  return formatEvent(format, 'swept', `removed ${swept.leavesRemoved} empty cgroup leaves of ended jobs${left}`, { removed: swept.leavesRemoved, left: swept.leavesLeft });
+}
+
 export async function action(opts: { stateDir?: string; dryRun?: boolean; logFormat: LogFormat }): Promise<number> {
   const journal = openJournal(opts.stateDir);
   const fmt = opts.logFormat;
@@ -52,6 +60,8 @@ export async function action(opts: { stateDir?: string; dryRun?: boolean; logFor
     for (const p of report.problems) {
       process.stderr.write(`${formatEvent(fmt, 'journal_problem', `journal ${p.file}:${p.line}: ${p.reason}`, { ...p })}\n`);
     }
+    const swept = sweptLine(report.swept, fmt);
+    if (swept !== null) process.stderr.write(`${swept}\n`);
     if (report.outcomes.length === 0) {
       process.stderr.write(`${formatEvent(fmt, 'recover_done', `no orphaned jobs in ${journal.dir}${report.inFlight.length ? ` (${report.inFlight.length} running under a live wrapper)` : ''}`)}\n`);
     }

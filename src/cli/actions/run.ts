@@ -7,7 +7,7 @@ import { notPersistedLines, openJournal } from '../journal';
 import { governanceFromFlags } from '../limits';
 import type { ActionModule } from '../lazy';
 import type { CgroupFlagValues, LogFormat } from '../options';
-import { formatSummary, resultJson, writeResultFile } from '../output';
+import { detachNote, formatSummary, resultJson, writeResultFile } from '../output';
 import { onDetachSignals } from '../signals';
 
 export interface RunOptions extends CgroupFlagValues {
@@ -43,6 +43,11 @@ async function runAction(rawArgs: readonly string[], command: string[], opts: Ru
       governance, recorder,
     });
     process.stderr.write(`${formatSummary(result, opts.logFormat)}\n`);
+    if (result.platform_sla_reason === 'detached_workload_continues') {
+      // Not an end: no Result exists yet (no JSON, no --result-file); the adopter writes it.
+      process.stderr.write(`${detachNote(1, result.pid ?? undefined)}\n`);
+      return runExitCode(result, detach.received());
+    }
     for (const line of notPersistedLines(recorder, journal, [result.job_id])) process.stderr.write(`${line}\n`);
     if (opts.json) process.stderr.write(`${resultJson(result)}\n`);
     if (result.spawn_error) process.stderr.write(`ffrtmp: cannot start ${file}: ${result.spawn_error.message}\n`);

@@ -1,12 +1,13 @@
 import { selectObserver } from '../../observer/select';
-import { recover } from '../../recover/recover';
+import { Custodian } from '../../recover/custodian';
 import { startServer, type ServerHandle } from '../../visibility/server';
 import { serveExitCode } from '../exit-codes';
 import { openJournal } from '../journal';
 import type { LogFormat } from '../options';
 import { formatEvent } from '../output';
 import { onDetachSignals } from '../signals';
-import { renderOutcome } from './recover';
+import type { JournalRecord } from '../../journal/types';
+import { renderOutcome, sweptLine } from './recover';
 
 export async function action(opts: { listen: string; stateDir?: string; violations: number; recover: boolean; logFormat: LogFormat }): Promise<number> {
   const fmt = opts.logFormat;
@@ -43,15 +44,24 @@ export async function action(opts: { listen: string; stateDir?: string; violatio
     say('journal_not_writable', `journal ${journal.dir} is not writable (${writable.error.code ?? writable.error.message}): /health says degraded`);
   }
 
-  const recovering = opts.recover
-    ? recover({
+  // Adoption, continuously: orphans now, and every job whose wrapper ends or lets go later.
+  const custodian = opts.recover
+    ? new Custodian({
         stateDir: journal.dir,
         observer,
-        signal: detach.signal,
         onAdopted: (o) => say('adopted', `adopted job ${o.job_id} (pid ${o.pid}); watching until it exits`, { job_id: o.job_id, pid: o.pid }),
         onOutcome: (o) => process.stderr.write(`${renderOutcome(o, fmt)}\n`),
-      }).catch((err: unknown) => say('recover_failed', `recover failed: ${String(err)}`))
-    : Promise.resolve();
+        onPass: (report) => {
+          const line = sweptLine(report.swept, fmt);
+          if (line !== null) process.stderr.write(`${line}\n`);
+        },
+        onError: (err: unknown) => say('recover_failed', `adoption pass failed: ${String(err)}`),
+      })
+    : null;
+  if (custodian !== null) {
+    handle.on('record', (r: JournalRecord) => custodian.onRecord(r));
+    custodian.start();
+  }
 
   await new Promise<void>((resolve) => {
     if (detach.signal.aborted) resolve();
@@ -59,7 +69,7 @@ export async function action(opts: { listen: string; stateDir?: string; violatio
   });
   say('serve_stopping', `serve stopping (${detach.received() ?? 'signal'}); attached workloads continue`, { signal: detach.received() });
   await handle.close();
-  await recovering;
+  await custodian?.close();
   detach.dispose();
   return serveExitCode('stopped');
 }

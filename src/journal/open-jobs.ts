@@ -1,0 +1,157 @@
+/**
+ * The open jobs of a node: `<state-dir>/open/<run_id>.json`, one small file per run that has
+ * started (or is being started) and has no Result yet. It answers, without reading the whole
+ * journal (which can be hundreds of MB), the two questions a start must ask first:
+ *
+ * - is this job id running now? (`run --job-id X` twice is refused while the first runs);
+ * - is this process already governed by a live ffrtmp job? (`attach` refuses it).
+ *
+ * The journal stays the truth; this is an index of it, kept by the recorder: an entry is written
+ * before anything is created (the claim), completed when the workload exists, marked when the
+ * wrapper detaches, and removed once the job's Result is in the journal (by the wrapper, or by
+ * whoever adopts the job). Entries are replaced atomically (temp file + rename) and not fsync'd:
+ * after a crash an entry may be missing (a conflict goes unnoticed) or stale (it no longer counts:
+ * see `isOpen`), never torn.
+ *
+ * Claims are race-free without locks: every claimant writes its entry first and then reads all
+ * entries; of the open entries for one job id, the oldest (creation time, then run id) wins and
+ * every other claimant removes its own entry and refuses. Two simultaneous `run --job-id X`
+ * therefore start exactly one workload.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { makeDirs, readdirOrEmpty } from './files';
+import { isSameProcessAlive } from './identity';
+import type { JobClaim, OpenJob, ProcessIdentity } from './types';
+
+const RUN_FILE = /^([0-9a-f]{16})\.json$/;
+
+/** An entry as stored: the open job plus when it was claimed. */
+export interface OpenJobEntry extends OpenJob {
+  readonly claimed_at_ms: number;
+}
+
+export function openJobsDir(stateDir: string): string {
+  return path.join(stateDir, 'open');
+}
+
+/**
+ * Still open: its workload is alive (the same process: pid and start time), or, while the
+ * workload is not known yet, or was never recorded, its wrapper is alive.
+ */
+export function isOpen(e: OpenJob, alive: (id: ProcessIdentity) => boolean = isSameProcessAlive): boolean {
+  if (e.identity !== null && alive(e.identity)) return true;
+  return !e.detached && alive(e.wrapper);
+}
+
+/** `a` was claimed before `b`: the older claim of a job id wins. */
+function older(a: OpenJobEntry, b: OpenJobEntry): boolean {
+  return a.claimed_at_ms !== b.claimed_at_ms ? a.claimed_at_ms < b.claimed_at_ms : a.run_id < b.run_id;
+}
+
+export class OpenJobs {
+  readonly dir: string;
+
+  constructor(stateDir: string) {
+    this.dir = openJobsDir(stateDir);
+  }
+
+  private file(runId: string): string {
+    return path.join(this.dir, `${runId}.json`);
+  }
+
+  /** Writes an entry atomically (temp + rename). Throws on I/O errors. */
+  private write(e: OpenJobEntry): void {
+    const tmp = path.join(this.dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    fs.writeFileSync(tmp, `${JSON.stringify(e)}\n`, { mode: 0o640 });
+    try {
+      fs.renameSync(tmp, this.file(e.run_id));
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  private read(runId: string): OpenJobEntry | null {
+    try {
+      const v = JSON.parse(fs.readFileSync(this.file(runId), 'utf8')) as OpenJobEntry;
+      return v && typeof v.job_id === 'string' && v.run_id === runId ? v : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Every entry (open or stale). A missing directory is none. */
+  list(): OpenJobEntry[] {
+    const out: OpenJobEntry[] = [];
+    for (const name of readdirOrEmpty(this.dir)) {
+      const m = RUN_FILE.exec(name);
+      if (!m) continue;
+      const e = this.read(m[1]!);
+      if (e !== null) out.push(e);
+    }
+    return out;
+  }
+
+  /** The jobs open now (see `isOpen`). */
+  open(): OpenJobEntry[] {
+    return this.list().filter((e) => isOpen(e));
+  }
+
+  /**
+   * Claims the job ids of `jobs` for `wrapper`. Returns the open jobs that hold any of them
+   * (empty: all claimed). On a conflict nothing stays claimed. Throws on I/O errors (the caller
+   * decides: a state dir that cannot be written means no check, never a blocked workload).
+   */
+  claim(jobs: readonly JobClaim[], wrapper: ProcessIdentity, now: number = Date.now()): OpenJobEntry[] {
+    if (jobs.length === 0) return [];
+    makeDirs(this.dir, 0o750);
+    const mine = jobs.map((j): OpenJobEntry => ({ run_id: j.run_id, job_id: j.job_id, mode: j.mode, identity: null, wrapper, detached: false, claimed_at_ms: now }));
+    const written: string[] = [];
+    try {
+      for (const e of mine) {
+        this.write(e);
+        written.push(e.run_id);
+      }
+    } catch (err) {
+      for (const id of written) this.release(id);
+      throw err;
+    }
+    const ours = new Set(mine.map((e) => e.run_id));
+    const byJob = new Map<string, OpenJobEntry[]>();
+    for (const e of this.list()) {
+      if (ours.has(e.run_id) || !isOpen(e)) continue;
+      const list = byJob.get(e.job_id) ?? [];
+      list.push(e);
+      byJob.set(e.job_id, list);
+    }
+    const holders: OpenJobEntry[] = [];
+    for (const e of mine) {
+      const winner = (byJob.get(e.job_id) ?? []).find((other) => older(other, e));
+      if (winner) holders.push(winner);
+    }
+    if (holders.length > 0) for (const id of ours) this.release(id);
+    return holders;
+  }
+
+  /** Completes or marks an entry (the workload exists; the wrapper let go). Best effort. */
+  update(runId: string, patch: Partial<Pick<OpenJob, 'identity' | 'detached' | 'wrapper' | 'leaves'>>): void {
+    const e = this.read(runId);
+    if (e === null) return;
+    try {
+      this.write({ ...e, ...patch });
+    } catch {
+      /* an index: the journal has the truth */
+    }
+  }
+
+  /** Removes the entry (its Result is in the journal, or it never started). Idempotent. */
+  release(runId: string): void {
+    try {
+      fs.unlinkSync(this.file(runId));
+    } catch {
+      /* already gone */
+    }
+  }
+}
