@@ -8,7 +8,6 @@ import type { JournalRecord } from '../../src/journal/types';
 import type { SlaReason } from '../../src/model/sla';
 import { JobMetrics, exitLabel } from '../../src/visibility/metrics';
 import { MAX_EARLY_RESULTS, OpenJobs } from '../../src/visibility/open-jobs';
-import { ViolationLog } from '../../src/visibility/violations';
 import { aResult, aStarted, type ResultOver } from '../support/fixtures';
 
 const result = (i: number, over: ResultOver & { job_id?: string } = {}) => aResult(over.job_id ?? `job-${i}`, { pid: 1000 + i, ...over });
@@ -252,24 +251,5 @@ describe('OpenJobs', () => {
     for (let i = 0; i < MAX_EARLY_RESULTS; i++) o.apply(ended(`spawn-failed-${i}`, null));
     o.apply(started('adopted-early'));
     expect(o.count).toBe(0);
-  });
-});
-
-describe('ViolationLog', () => {
-  it('keeps only violations, newest first, bounded, escaped', () => {
-    const v = new ViolationLog(3);
-    expect(v.json()).toBe('[]');
-    expect(v.record(result(0))).toBe(false);
-    for (let i = 1; i <= 5; i++) {
-      v.record(result(i, { reason: 'observer_unavailable', exit_code: null, seconds: i / 10 }));
-    }
-    expect(v.count()).toBe(3);
-    expect(v.totalRecorded()).toBe(5);
-    expect(v.recent().map((s) => s.job_id)).toEqual(['job-5', 'job-4', 'job-3']);
-    expect(v.recent(1)).toEqual([{ job_id: 'job-5', reason: 'observer_unavailable', duration: 0.5, exit_code: null, pid: 1005 }]);
-    expect(Object.keys(v.recent()[0]!)).toEqual(['job_id', 'reason', 'duration', 'exit_code', 'pid']);
-    v.record(result(9, { job_id: 'we"ird\\id\n', reason: 'exit_unobserved' }));
-    expect(JSON.parse(v.json())[0].job_id).toBe('we"ird\\id\n');
-    expect(() => new ViolationLog(0)).toThrow(RangeError);
   });
 });
