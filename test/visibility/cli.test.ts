@@ -148,7 +148,7 @@ describe('ffrtmp serve', () => {
     const runs = await Promise.all([
       ffrtmp(['run', '--state-dir', dir, '--job-id', 'ok', '--', 'true']),
       ffrtmp(['run', '--state-dir', dir, '--job-id', 'failed', '--', 'sh', '-c', 'exit 3']),
-      ffrtmp(['run', '--state-dir', dir, '--job-id', 'killed', '--', 'sh', '-c', 'kill -KILL $$']),
+      ffrtmp(['run', '--state-dir', dir, '--job-id', 'signalled', '--', 'sh', '-c', 'kill -KILL $$']),
       ffrtmp(['run', '--state-dir', dir, '--job-id', 'ungoverned', '--cgroup-root', '/tmp', '--memory-max', '64M', '--', 'true']),
     ]);
     expect(runs.map((r) => r.code)).toEqual([0, 3, 137, 0]);
