@@ -31,7 +31,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { JournalRecord } from '../journal/types';
 import { OpenJobs } from './open-jobs';
-import { REASON_LABELS, reasonLabel } from './reasons';
+import { REASON_LABELS, reasonLabel, type ReasonLabel } from './reasons';
 
 export const EXIT_LABELS = ['0', 'non_zero', 'signal', 'unknown'] as const;
 export type ExitLabel = (typeof EXIT_LABELS)[number];
@@ -51,7 +51,7 @@ export interface MetricsSnapshot {
   byMode: { run: number; attach: number };
   byExit: Record<ExitLabel, number>;
   /** Violations by `reason` label (every label present, 0 included). */
-  violationsByReason: Record<string, number>;
+  violationsByReason: Record<ReasonLabel, number>;
   /** Jobs started and without a result yet. */
   running: number;
   /** compliant / completed, or null when completed is 0. */
@@ -77,7 +77,7 @@ export class JobMetrics {
     violations: 0,
     byMode: { run: 0, attach: 0 },
     byExit: { '0': 0, non_zero: 0, signal: 0, unknown: 0 },
-    violationsByReason: Object.fromEntries(REASON_LABELS.map((r) => [r, 0])),
+    violationsByReason: Object.fromEntries(REASON_LABELS.map((r) => [r, 0])) as Record<ReasonLabel, number>,
     running: 0,
     slaRate: null,
   };
@@ -139,12 +139,13 @@ export class JobMetrics {
     this.snap.completed++;
     const compliant = record.platform_sla_compliant;
     this.sla.inc({ compliant: compliant ? 'true' : 'false' });
-    if (compliant) this.snap.compliant++;
-    else {
+    if (compliant) {
+      this.snap.compliant++;
+    } else {
       this.snap.violations++;
       const reason = reasonLabel(record.platform_sla_reason);
       this.byReason.inc({ reason });
-      this.snap.violationsByReason[reason]!++;
+      this.snap.violationsByReason[reason]++;
     }
     this.byMode.inc({ mode: record.mode });
     this.snap.byMode[record.mode]++;
