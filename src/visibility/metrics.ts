@@ -12,24 +12,35 @@
  *   including spawn failures, which have no started record; see docs/visibility.md).
  * - `ffrtmp_platform_sla_total{compliant="true"|"false"}`: results by `platform_sla_compliant`.
  * - `ffrtmp_jobs_by_mode_total{mode="run"|"attach"}`: results by `mode`.
- * - `ffrtmp_jobs_by_exit_total{exit="0"|"non_zero"|"unknown"}`: results by exit status. `0`:
- *   exit_code 0. `non_zero`: a non-zero exit code or death by a signal. `unknown`: neither is
- *   known (exit_source `unknown`: detached, spawn failure, an orphan whose end went unobserved).
- *   The original folded unknown into non_zero (attach always reported -1), which made every
- *   attached job look like a failure; the third value keeps the success ratio honest.
+ * - `ffrtmp_jobs_by_exit_total{exit="0"|"non_zero"|"signal"|"unknown"}`: results by exit
+ *   status. `0`: exit_code 0. `non_zero`: a non-zero exit code. `signal`: death by a signal
+ *   (`signal` is set). `unknown`: neither is known (exit_source `unknown`: detached, spawn
+ *   failure, an orphan whose end went unobserved). The original folded unknown into non_zero
+ *   (attach always reported -1), which made every attached job look like a failure; the third
+ *   value keeps the success ratio honest, the fourth tells a kill from a failing workload.
+ * - `ffrtmp_violations_total{reason}`: results with `platform_sla_compliant: false`, by
+ *   `platform_sla_reason`; every violating reason of SLA_REASONS exists at 0, plus `other` for a
+ *   reason this version does not know (reasons.ts). The reasons sum to `compliant="false"`.
+ * - `ffrtmp_jobs_running` (gauge): started records whose run_id has no result yet, including
+ *   detached jobs and orphans not adopted yet (open-jobs.ts).
  * - `ffrtmp_platform_sla_rate`: compliant / completed, set after each result. Absent (no sample,
  *   no HELP/TYPE) while completed is 0, as in the original: 0/0 is not a rate.
+ *
+ * Record types other than `started` and `result` (`detached`, anything newer) change nothing.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { JournalRecord } from '../journal/types';
+import { OpenJobs } from './open-jobs';
+import { REASON_LABELS, reasonLabel, type ReasonLabel } from './reasons';
 
-export type ExitLabel = '0' | 'non_zero' | 'unknown';
+export const EXIT_LABELS = ['0', 'non_zero', 'signal', 'unknown'] as const;
+export type ExitLabel = (typeof EXIT_LABELS)[number];
 
-/** The `exit` label for a result: from exit_code/signal only. */
+/** The `exit` label for a result: from exit_code/signal only. A signal wins over any code. */
 export function exitLabel(r: { exit_code: number | null; signal: string | null }): ExitLabel {
-  if (r.exit_code === 0 && r.signal === null) return '0';
-  if ((r.exit_code !== null && r.exit_code !== 0) || r.signal !== null) return 'non_zero';
-  return 'unknown';
+  if (r.signal !== null) return 'signal';
+  if (r.exit_code === null) return 'unknown';
+  return r.exit_code === 0 ? '0' : 'non_zero';
 }
 
 export interface MetricsSnapshot {
@@ -39,6 +50,10 @@ export interface MetricsSnapshot {
   violations: number;
   byMode: { run: number; attach: number };
   byExit: Record<ExitLabel, number>;
+  /** Violations by `reason` label (every label present, 0 included). */
+  violationsByReason: Record<ReasonLabel, number>;
+  /** Jobs started and without a result yet. */
+  running: number;
   /** compliant / completed, or null when completed is 0. */
   slaRate: number | null;
 }
@@ -50,6 +65,9 @@ export class JobMetrics {
   private readonly sla: Counter<'compliant'>;
   private readonly byMode: Counter<'mode'>;
   private readonly byExit: Counter<'exit'>;
+  private readonly byReason: Counter<'reason'>;
+  private readonly running: Gauge;
+  private readonly openJobs = new OpenJobs();
   private readonly rate: Gauge;
   private rateRegistered = false;
   private readonly snap: MetricsSnapshot = {
@@ -58,7 +76,9 @@ export class JobMetrics {
     compliant: 0,
     violations: 0,
     byMode: { run: 0, attach: 0 },
-    byExit: { '0': 0, non_zero: 0, unknown: 0 },
+    byExit: { '0': 0, non_zero: 0, signal: 0, unknown: 0 },
+    violationsByReason: Object.fromEntries(REASON_LABELS.map((r) => [r, 0])) as Record<ReasonLabel, number>,
+    running: 0,
     slaRate: null,
   };
 
@@ -83,6 +103,13 @@ export class JobMetrics {
       labelNames: ['exit'],
       registers,
     });
+    this.byReason = new Counter({
+      name: 'ffrtmp_violations_total',
+      help: 'Platform SLA violations by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.running = new Gauge({ name: 'ffrtmp_jobs_running', help: 'Jobs started and without a Result yet (detached and orphaned ones included)', registers });
     // Registered on the first result (see the header: absent while nothing completed).
     this.rate = new Gauge({ name: 'ffrtmp_platform_sla_rate', help: 'Platform SLA compliance rate (0-1)', registers: [] });
 
@@ -90,11 +117,18 @@ export class JobMetrics {
     for (const state of ['started', 'completed']) this.jobs.inc({ state }, 0);
     for (const compliant of ['true', 'false']) this.sla.inc({ compliant }, 0);
     for (const mode of ['run', 'attach']) this.byMode.inc({ mode }, 0);
-    for (const exit of ['0', 'non_zero', 'unknown']) this.byExit.inc({ exit }, 0);
+    for (const exit of EXIT_LABELS) this.byExit.inc({ exit }, 0);
+    for (const reason of REASON_LABELS) this.byReason.inc({ reason }, 0);
+    this.running.set(0);
   }
 
   /** The only mutator: one journal record in, its increments out. */
   applyRecord(record: JournalRecord): void {
+    this.openJobs.apply(record);
+    if (this.snap.running !== this.openJobs.count) {
+      this.snap.running = this.openJobs.count;
+      this.running.set(this.snap.running);
+    }
     if (record.type === 'started') {
       this.jobs.inc({ state: 'started' });
       this.snap.started++;
@@ -105,8 +139,14 @@ export class JobMetrics {
     this.snap.completed++;
     const compliant = record.platform_sla_compliant;
     this.sla.inc({ compliant: compliant ? 'true' : 'false' });
-    if (compliant) this.snap.compliant++;
-    else this.snap.violations++;
+    if (compliant) {
+      this.snap.compliant++;
+    } else {
+      this.snap.violations++;
+      const reason = reasonLabel(record.platform_sla_reason);
+      this.byReason.inc({ reason });
+      this.snap.violationsByReason[reason]++;
+    }
     this.byMode.inc({ mode: record.mode });
     this.snap.byMode[record.mode]++;
     const exit = exitLabel(record);
@@ -122,7 +162,12 @@ export class JobMetrics {
 
   /** The same numbers as plain data (for tests, /health, `ffrtmp jobs`). A copy. */
   snapshot(): MetricsSnapshot {
-    return { ...this.snap, byMode: { ...this.snap.byMode }, byExit: { ...this.snap.byExit } };
+    return {
+      ...this.snap,
+      byMode: { ...this.snap.byMode },
+      byExit: { ...this.snap.byExit },
+      violationsByReason: { ...this.snap.violationsByReason },
+    };
   }
 
   /** Prometheus text exposition format (0.0.4). */

@@ -4,9 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { freezeResult } from '../../src/model/build-result';
-import type { ExitSource, Mode, Result } from '../../src/model/result';
+import type { ExitSource, Mode, Result, SpawnError } from '../../src/model/result';
 import type { SlaReason } from '../../src/model/sla';
-import type { Usage } from '../../src/model/cgroup-report';
+import type { CgroupProblem, CgroupReport, Usage } from '../../src/model/cgroup-report';
 import type { StartedRecord } from '../../src/journal/types';
 
 export const T0 = Date.parse('2026-01-06T10:00:00.000Z');
@@ -29,6 +29,8 @@ export interface ResultOver {
   exit_source?: ExitSource;
   reason?: SlaReason;
   usage?: Usage | null;
+  spawn_error?: SpawnError;
+  cgroup?: CgroupReport;
 }
 
 /** A frozen Result for `job_id`: by default run, exit 0, completed_successfully, 87.5 s from T0. */
@@ -46,6 +48,8 @@ export function aResult(job_id: string, over: ResultOver = {}): Result {
     exit: { exit_code, signal, exit_source: over.exit_source ?? (exit_code === null && signal === null ? 'unknown' : 'waitid') },
     reason: over.reason ?? 'completed_successfully',
     ...(over.usage !== undefined ? { usage: over.usage } : {}),
+    ...(over.spawn_error !== undefined ? { spawn_error: over.spawn_error } : {}),
+    ...(over.cgroup !== undefined ? { cgroup: over.cgroup } : {}),
   });
 }
 
@@ -63,4 +67,9 @@ export function aStarted(job_id: string, over: Partial<StartedRecord> = {}): Sta
     start_time: new Date(T0).toISOString(),
     ...over,
   };
+}
+
+/** A job's cgroup report with these problems: v2, governed by `--cgroup-root`, nothing else to say. */
+export function aCgroupReport(problems: CgroupProblem[]): CgroupReport {
+  return { mode: 'v2', root_source: 'flag', leaves: [], placement: 'none', limits: [], problems, warnings: [] };
 }

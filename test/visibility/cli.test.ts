@@ -126,12 +126,13 @@ describe('ffrtmp serve', () => {
     children.push(serve);
     const url = (await waitFor(() => /listening on (http:\/\/\S+)/.exec(serve.output().stderr)))[1]!;
     await waitFor(() => /adopted job served-orphan/.test(serve.output().stderr));
-    const health = await (await fetch(`${url}/health`)).json();
+    const health = (await (await fetch(`${url}/health`)).json()) as { observer_backend: string };
     expect(health).toMatchObject({ status: 'ok', journal: { writable: true } });
     expect(['pidfd', 'polling']).toContain(health.observer_backend);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/^ffrtmp_jobs_total\{state="started"\} 1$/m);
     expect(metrics).toMatch(/^ffrtmp_jobs_total\{state="completed"\} 0$/m);
+    expect(metrics).toMatch(/^ffrtmp_jobs_running 1$/m); // adopted, still running
 
     serve.kill('SIGTERM');
     const end = await exited(serve);
@@ -140,6 +141,46 @@ describe('ffrtmp serve', () => {
     expect(isAlive(pid)).toBe(true);
     // no Result was made up for the job still running: it is still an orphan
     expect(readJournal(dir).records.filter((r) => r.type === 'result')).toEqual([]);
+  }, 20_000);
+
+  it('real jobs: deaths by signal apart from non-zero exits, violations by reason, /violations with time and detail', async () => {
+    const dir = newDir();
+    const runs = await Promise.all([
+      ffrtmp(['run', '--state-dir', dir, '--job-id', 'ok', '--', 'true']),
+      ffrtmp(['run', '--state-dir', dir, '--job-id', 'failed', '--', 'sh', '-c', 'exit 3']),
+      ffrtmp(['run', '--state-dir', dir, '--job-id', 'signalled', '--', 'sh', '-c', 'kill -KILL $$']),
+      ffrtmp(['run', '--state-dir', dir, '--job-id', 'ungoverned', '--cgroup-root', '/tmp', '--memory-max', '64M', '--', 'true']),
+    ]);
+    expect(runs.map((r) => r.code)).toEqual([0, 3, 137, 0]);
+    // an orphan whose process is gone before anyone adopts it: serve records exit_unobserved
+    const pid = await orphanedWorkload(dir, 'vanished', 'exit 0');
+    await waitFor(() => readStartTimeTicks(pid) === null);
+    const serve = startFfrtmp(['serve', '--listen', '127.0.0.1:0', '--state-dir', dir]);
+    children.push(serve);
+    const url = (await waitFor(() => /listening on (http:\/\/\S+)/.exec(serve.output().stderr)))[1]!;
+    await waitFor(() => readJournal(dir).records.some((r) => r.type === 'result' && r.job_id === 'vanished'));
+
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const value = (series: string): string | undefined => metrics.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1);
+    expect(['0', 'non_zero', 'signal', 'unknown'].map((e) => value(`ffrtmp_jobs_by_exit_total{exit="${e}"}`))).toEqual(['2', '1', '1', '1']);
+    expect(value('ffrtmp_violations_total{reason="cgroup_unavailable"}')).toBe('1');
+    expect(value('ffrtmp_violations_total{reason="exit_unobserved"}')).toBe('1');
+    expect(value('ffrtmp_violations_total{reason="limit_not_applied"}')).toBe('0');
+    expect(value('ffrtmp_platform_sla_total{compliant="false"}')).toBe('2');
+    expect(value('ffrtmp_jobs_running')).toBe('0');
+
+    const end = (job: string) => readJournal(dir).records.find((r) => r.type === 'result' && r.job_id === job) as Result;
+    expect(await (await fetch(`${url}/violations`)).json()).toEqual([
+      {
+        job_id: 'vanished', reason: 'exit_unobserved', duration: end('vanished').processing_seconds, exit_code: null, pid,
+        time: end('vanished').end_time,
+        detail: 'the wrapper died and the process was already gone when it was adopted: nobody observed its end',
+      },
+      {
+        job_id: 'ungoverned', reason: 'cgroup_unavailable', duration: end('ungoverned').processing_seconds, exit_code: 0, pid: end('ungoverned').pid,
+        time: end('ungoverned').end_time, detail: '--cgroup-root /tmp is not inside a cgroup mount',
+      },
+    ]);
   }, 20_000);
 
   it('rejects a bad --listen (exit 2) and reports a taken port (exit 125)', async () => {

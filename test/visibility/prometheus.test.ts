@@ -1,7 +1,8 @@
 /**
- * Real clients: `promtool check metrics` on the /metrics text, and a real Prometheus server that
- * scrapes `ffrtmp serve` on loopback and answers a query for ffrtmp_jobs_total. Needs the Debian
- * package `prometheus` (promtool + prometheus); skipped LOUDLY when absent.
+ * Real clients: `promtool check metrics` on the /metrics text, `promtool check/test rules` on the
+ * alerts, and a real Prometheus server that scrapes `ffrtmp serve` on loopback, loads the alert
+ * rules and answers every series and every dashboard query. Needs the Debian package `prometheus`
+ * (promtool + prometheus); skipped LOUDLY when absent.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -41,7 +42,12 @@ afterEach(async () => {
 });
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-function recordJobs(dir: string, n: number, violations: number): void {
+/**
+ * `n` jobs, each with its started record; the first `violations` are exit_unobserved violations,
+ * every 5th job dies by SIGKILL, the others exit with `i % 4`; the last `open` jobs have no Result
+ * yet (still running).
+ */
+function recordJobs(dir: string, n: number, violations: number, open = 0): void {
   const j = new Journal({ dir });
   for (let i = 0; i < n; i++) {
     const rec = j.recorder();
@@ -49,10 +55,13 @@ function recordJobs(dir: string, n: number, violations: number): void {
     const job_id = `prom-${i}`;
     const s: StartedRecord = { type: 'started', run_id: runIdOf(job_id), job_id, pid: 1000 + i, mode: i % 3 === 0 ? 'attach' : 'run', identity: { pid: 1000 + i, start_time_ticks: '1' }, cgroup: null, start_time: now };
     rec.started(s);
+    if (i >= n - open) continue;
     const bad = i < violations;
+    const killed = !bad && i % 5 === 4;
     rec.finished(aResult(job_id, {
       pid: 1000 + i, mode: s.mode, startedAtMs: Date.parse(now), seconds: 0.25,
-      exit_code: bad ? null : i % 4, reason: bad ? 'exit_unobserved' : i % 4 === 0 ? 'completed_successfully' : 'workload_failed_platform_ok',
+      exit_code: bad || killed ? null : i % 4, signal: killed ? 'SIGKILL' : null,
+      reason: bad ? 'exit_unobserved' : !killed && i % 4 === 0 ? 'completed_successfully' : 'workload_failed_platform_ok',
     }), runIdOf(job_id));
   }
 }
@@ -98,17 +107,32 @@ describe.skipIf(!HAVE_PROMTOOL)('deployment/prometheus/alerts.yml', () => {
     const unit = spawnSync('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd, encoding: 'utf8' });
     expect(unit.status, unit.stdout + unit.stderr).toBe(0);
   });
+
+  it('the alerts and the dashboard use only metric names that /metrics exposes', async () => {
+    const dir = fs.mkdtempSync(path.join(work, 'state-'));
+    const text = await (await fetch(`${await startServe(dir)}/metrics`)).text();
+    const exposed = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+    exposed.add('ffrtmp_platform_sla_rate'); // exposed from the first Result on
+    const deployment = path.join(__dirname, '../../deployment');
+    for (const file of ['prometheus/alerts.yml', 'prometheus/alerts.test.yml', 'grafana/ffrtmp-dashboard.json']) {
+      const used = new Set(fs.readFileSync(path.join(deployment, file), 'utf8').match(/\bffrtmp_[a-z_]+/g));
+      expect([...used].filter((name) => !exposed.has(name)), file).toEqual([]);
+    }
+    expect(exposed).toContain('ffrtmp_violations_total');
+    expect(exposed).toContain('ffrtmp_jobs_running');
+  });
 });
 
 describe.skipIf(!HAVE_PROMETHEUS)('a real Prometheus server scraping ffrtmp serve', () => {
-  it('answers ffrtmp_jobs_total with the number of jobs, and follows new ones', async () => {
+  it('answers every series with the journal\'s numbers, follows new jobs and fires the per-reason alert', async () => {
     const dir = fs.mkdtempSync(path.join(work, 'state-'));
-    recordJobs(dir, 17, 2);
+    recordJobs(dir, 18, 2, 1);
     const url = await startServe(dir);
     const target = url.replace('http://', '');
     const port = await freePort();
     const cfg = path.join(work, 'prometheus.yml');
-    fs.writeFileSync(cfg, `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: ffrtmp\n    static_configs:\n      - targets: ['${target}']\n`);
+    const rules = path.join(__dirname, '../../deployment/prometheus/alerts.yml');
+    fs.writeFileSync(cfg, `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['${rules}']\nscrape_configs:\n  - job_name: ffrtmp\n    static_configs:\n      - targets: ['${target}']\n`);
     const prom = spawn('prometheus', [
       `--config.file=${cfg}`, `--storage.tsdb.path=${path.join(work, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`,
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -137,18 +161,24 @@ describe.skipIf(!HAVE_PROMETHEUS)('a real Prometheus server scraping ffrtmp serv
         if (completed !== 17) await new Promise((r) => setTimeout(r, 250));
       }
       expect(completed, promLog.slice(-2000)).toBe(17);
-      expect(await valueOf('ffrtmp_jobs_total{state="started"}')).toBe(17);
+      expect(await valueOf('ffrtmp_jobs_total{state="started"}')).toBe(18);
+      expect(await valueOf('ffrtmp_jobs_running')).toBe(1);
       expect(await valueOf('ffrtmp_platform_sla_total{compliant="false"}')).toBe(2);
+      expect(await valueOf('ffrtmp_violations_total{reason="exit_unobserved"}')).toBe(2);
+      expect(await valueOf('sum(ffrtmp_violations_total)')).toBe(2);
+      // prom-2..16: SIGKILL for 4, 9, 14; exit 0 for 8, 12, 16; the other 9 exit 1..3
+      expect(await valueOf('ffrtmp_jobs_by_exit_total{exit="signal"}')).toBe(3);
+      expect(await valueOf('ffrtmp_jobs_by_exit_total{exit="0"}')).toBe(3);
+      expect(await valueOf('ffrtmp_jobs_by_exit_total{exit="non_zero"}')).toBe(9);
+      expect(await valueOf('ffrtmp_jobs_by_exit_total{exit="unknown"}')).toBe(2);
       expect(await valueOf('ffrtmp_platform_sla_rate')).toBeCloseTo(15 / 17, 6);
       expect(await valueOf('up{job="ffrtmp"}')).toBe(1);
 
-      // 5 more jobs appended by another process: the next scrapes see them
+      // 5 more jobs appended by another process, one of them a violation: the next scrapes see
+      // them, and the per-reason alert fires for that reason only
       const j = new Journal({ dir });
       for (let i = 0; i < 5; i++) {
-        j.recorder().finished({
-          job_id: `late-${i}`, pid: 1, mode: 'run', start_time: new Date().toISOString(), end_time: new Date().toISOString(),
-          processing_seconds: 0, exit_code: 0, signal: null, exit_source: 'waitid', platform_sla_compliant: true, platform_sla_reason: 'completed_successfully',
-        }, runIdOf(`late-${i}`));
+        j.recorder().finished(aResult(`late-${i}`, { startedAtMs: Date.now(), seconds: 0, ...(i === 0 ? { reason: 'cgroup_placement_failed' } : {}) }), runIdOf(`late-${i}`));
       }
       const later = Date.now() + 15_000;
       while (Date.now() < later && completed !== 22) {
@@ -156,13 +186,28 @@ describe.skipIf(!HAVE_PROMETHEUS)('a real Prometheus server scraping ffrtmp serv
         if (completed !== 22) await new Promise((r) => setTimeout(r, 250));
       }
       expect(completed).toBe(22);
+      expect(await valueOf('ffrtmp_violations_total{reason="cgroup_placement_failed"}')).toBe(1);
+      const firing = async (): Promise<string[]> =>
+        (await query('ALERTS{alertname="FfrtmpNewPlatformViolations",alertstate="firing"}')).map((a) => a.metric.reason!);
+      let alerts: string[] = [];
+      const alertBy = Date.now() + 15_000;
+      while (Date.now() < alertBy && alerts.length === 0) {
+        alerts = await firing();
+        if (alerts.length === 0) await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(alerts).toEqual(['cgroup_placement_failed']);
+      const rules = (await (await fetch(`${api}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> } };
+      expect(rules.data.groups.flatMap((g) => g.rules.map((r) => `${r.name}: ${r.health}${r.lastError ?? ''}`))).toEqual([
+        'FfrtmpNewPlatformViolations: ok',
+        'FfrtmpPlatformSlaRateDropping: ok',
+      ]);
 
-      // every query of the Grafana dashboard and of the alert rules is valid PromQL and returns data
+      // every query of the Grafana dashboard is valid PromQL and returns data (the alert rules: above)
       const dash = JSON.parse(fs.readFileSync(path.join(__dirname, '../../deployment/grafana/ffrtmp-dashboard.json'), 'utf8')) as {
         panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
       };
       const exprs = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr })));
-      expect(exprs.length).toBeGreaterThanOrEqual(5);
+      expect(exprs.length).toBeGreaterThanOrEqual(7);
       for (const { title, expr } of exprs) {
         const r = (await (await fetch(`${api}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as { status: string; data?: { result: unknown[] }; error?: string };
         expect(r.status, `${title}: ${expr}: ${r.error ?? ''}`).toBe('success');

@@ -67,27 +67,34 @@ describe('ffrtmp serve endpoints', () => {
     expect(sample(text, 'ffrtmp_platform_sla_total{compliant="false"}')).toBe(1);
     expect(sample(text, 'ffrtmp_jobs_by_mode_total{mode="attach"}')).toBe(1);
     expect(sample(text, 'ffrtmp_jobs_by_exit_total{exit="non_zero"}')).toBe(1);
+    expect(sample(text, 'ffrtmp_jobs_by_exit_total{exit="signal"}')).toBe(0);
     expect(sample(text, 'ffrtmp_jobs_by_exit_total{exit="unknown"}')).toBe(1);
+    expect(sample(text, 'ffrtmp_violations_total{reason="observer_unavailable"}')).toBe(1);
+    expect(sample(text, 'ffrtmp_violations_total{reason="exit_unobserved"}')).toBe(0);
+    expect(sample(text, 'ffrtmp_jobs_running')).toBe(0);
     expect(sample(text, 'ffrtmp_platform_sla_rate')).toBeCloseTo(2 / 3, 12);
 
     const v = await fetch(`${server.url}/violations`);
     expect(v.headers.get('content-type')).toBe('application/json; charset=utf-8');
-    expect(await v.json()).toEqual([{ job_id: 'v"1', reason: 'observer_unavailable', duration: 12.5, exit_code: null, pid: 4242 }]);
+    expect(await v.json()).toEqual([{
+      job_id: 'v"1', reason: 'observer_unavailable', duration: 12.5, exit_code: null, pid: 4242, time: '2026-01-06T10:00:12.500Z',
+      detail: 'the exit watcher could not be installed for a live process (pidfd_open or epoll_ctl failed): its end was not watched',
+    }]);
 
-    const jobs = await (await fetch(`${server.url}/jobs`)).json();
-    expect(jobs.map((r: Result) => r.job_id)).toEqual(['c', 'v"1', 'a']);
+    const jobs = (await (await fetch(`${server.url}/jobs`)).json()) as Result[];
+    expect(jobs.map((r) => r.job_id)).toEqual(['c', 'v"1', 'a']);
     expect(jobs[0]).not.toHaveProperty('type');
     expect(jobs[0]).toHaveProperty('run_id');
-    expect((await (await fetch(`${server.url}/jobs?limit=1`)).json()).map((r: Result) => r.job_id)).toEqual(['c']);
+    expect(((await (await fetch(`${server.url}/jobs?limit=1`)).json()) as Result[]).map((r) => r.job_id)).toEqual(['c']);
     for (const bad of ['0', '-1', 'abc', '1.5', '1001', '', '99999999999']) {
       const r = await fetch(`${server.url}/jobs?limit=${bad}`);
       expect(r.status, `limit=${bad}`).toBe(400);
-      expect((await r.json()).error).toMatch(/limit must be an integer from 1 to 1000/);
+      expect(((await r.json()) as { error: string }).error).toMatch(/limit must be an integer from 1 to 1000/);
     }
 
     const h = await fetch(`${server.url}/health`);
     expect(h.status).toBe(200);
-    const health = await h.json();
+    const health = (await h.json()) as { follower: { records: number } };
     expect(health).toMatchObject({ status: 'ok', observer_backend: 'pidfd', journal: { dir, writable: true } });
     expect(health.follower.records).toBe(4);
   });
