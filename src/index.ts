@@ -24,7 +24,7 @@ export { recover, scanOrphans, type RecoverOptions, type RecoverReport, type Ado
 // The vocabulary.
 export type { Result, ExitStatus, ExitSource, Mode, SpawnError } from './model/result';
 export type { Usage, CgroupReport, CgroupProblem, CgroupReason, LimitReportEntry } from './model/cgroup-report';
-export type { Check } from './model/check';
+export type { Check, CheckSeverity } from './model/check';
 export { summaryLine } from './model/summary';
 export { SLA_REASONS, isCompliant, type SlaReason } from './model/sla';
 export { UsageError, NoSuchProcessError } from './model/errors';
