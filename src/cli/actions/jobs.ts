@@ -1,3 +1,4 @@
+import { shown } from '../../model/quote';
 import { exitField } from '../../model/summary';
 import { isSameProcessAlive } from '../../journal/identity';
 import { classifyUnfinished, findResults, recentResults } from '../../journal/query';
@@ -68,7 +69,7 @@ export async function showAction(jobId: string, opts: { stateDir?: string }): Pr
   const latest = results[results.length - 1];
   if (latest !== undefined) {
     process.stdout.write(`${JSON.stringify(served(latest), null, 2)}\n`);
-    if (results.length > 1) process.stderr.write(`ffrtmp: job id ${jobId} has ${results.length} Results; showing the latest\n`);
+    if (results.length > 1) process.stderr.write(`ffrtmp: job id ${shown(jobId)} has ${results.length} Results; showing the latest\n`);
     return jobsShowExitCode(true);
   }
   const { inFlight, orphans } = classifyUnfinished(
@@ -82,6 +83,6 @@ export async function showAction(jobId: string, opts: { stateDir?: string }): Pr
     process.stdout.write(`${JSON.stringify({ state, started }, null, 2)}\n`);
     return jobsShowExitCode(true);
   }
-  process.stderr.write(`ffrtmp: no job ${jobId} in the journal in ${journal.dir}\n`);
+  process.stderr.write(`ffrtmp: no job ${shown(jobId)} in the journal in ${journal.dir}\n`);
   return jobsShowExitCode(false);
 }

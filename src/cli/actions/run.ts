@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { run } from '../../core/run';
 import { UsageError } from '../../model/errors';
+import { shown } from '../../model/quote';
 import { runExitCode } from '../exit-codes';
 import { notPersistedLines, openJournal } from '../journal';
 import { governanceFromFlags } from '../limits';
@@ -62,14 +63,15 @@ async function runAction(rawArgs: readonly string[], command: string[], opts: Ru
 /** --result-file must be creatable before the workload starts: nothing runs if it can't be written. */
 function checkWritableTarget(path: string): void {
   try {
-    if (statSync(path).isDirectory()) throw new UsageError(`--result-file ${path}: is a directory`);
+    if (statSync(path).isDirectory()) throw new UsageError(`--result-file ${shown(path)}: is a directory`);
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`--result-file ${path}: ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new UsageError(`--result-file ${shown(path)}: ${code ?? (err as Error).message}`);
   }
   try {
     accessSync(dirname(path), constants.W_OK);
   } catch (err) {
-    throw new UsageError(`--result-file ${path}: directory not writable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new UsageError(`--result-file ${shown(path)}: directory not writable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 }

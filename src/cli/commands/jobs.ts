@@ -16,7 +16,7 @@ export function jobsCommand(): Command {
     .command('list', { isDefault: true })
     .description('recent Results, newest first (the default: `ffrtmp jobs --limit 5`)')
     .addOption(stateDirOption())
-    .option('--limit <n>', `how many (default ${JOBS_DEFAULT_LIMIT})`, wholeNumber('a limit', 1, JOBS_MAX_LIMIT), JOBS_DEFAULT_LIMIT)
+    .option('--limit <n>', 'how many', wholeNumber('--limit', 'a limit', 1, JOBS_MAX_LIMIT), JOBS_DEFAULT_LIMIT)
     .option('--json', 'print a JSON array of Results')
     .action(lazy(async () => ({ action: (await import('../actions/jobs')).listAction })));
 
