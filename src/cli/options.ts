@@ -71,6 +71,6 @@ export function addCgroupOptions(cmd: Command): Command {
     .option('--cpu-max <"quota period">', 'CPU bandwidth in µs, e.g. "50000 100000" or "max 100000" (cpu.max / cpu.cfs_*)')
     .option('--cpu-quota <percent>', 'CPU bandwidth in % of one CPU, e.g. 150 = 1.5 CPUs (exclusive with --cpu-max)')
     .option('--cpu-weight <1-10000>', 'relative CPU weight (cpu.weight / v1 cpu.shares = weight × 1024 / 100)')
-    .option('--memory-max <bytes>', 'memory limit, bytes with optional K/M/G/T (binary), or max (memory.max / memory.limit_in_bytes)')
+    .option('--memory-max <bytes>', 'memory limit, bytes with optional K/M/G/T (binary; decimals allowed: 1.5G), or max (memory.max / memory.limit_in_bytes)')
     .option('--io-max <"maj:min key=value...">', 'io limit for a whole disk: rbps= wbps= riops= wiops= (repeat per device)', collect);
 }

@@ -44,6 +44,19 @@ d('cgroup flags on run and attach (built CLI)', () => {
     for (const leaf of res.cgroup.leaves) expect(fs.existsSync(leaf.dir)).toBe(false);
   });
 
+  it('run --memory-max 1.5G: floor(1.5 × 1024³) bytes written and read back', async () => {
+    const r = await ffrtmp(['run', '--job-id', 'cli-mem-decimal', '--cgroup-root', root, '--memory-max', '1.5G', '--json', '--', 'true']);
+    expect(r.code, r.stderr).toBe(0);
+    const [mem] = resultOf(r.stderr).cgroup.limits;
+    expect(mem).toMatchObject({ limit: 'memory.max', requested: '1610612736', effective: '1610612736', applied: true });
+  });
+
+  it('run --memory-max 0.5K: below a page, refused before anything exists (exit 2, one line)', async () => {
+    const r = await ffrtmp(['run', '--job-id', 'cli-mem-page', '--cgroup-root', root, '--memory-max', '0.5K', '--', 'true']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('ffrtmp: --memory-max "0.5K" is 512 bytes, below one page (4096 bytes): the workload could not even start\n');
+  });
+
   it('run: OOM-killed under its own limit is the workload\'s failure, shown plainly', async () => {
     const r = await ffrtmp(['run', '--job-id', 'cli-oom', '--cgroup-root', root, '--memory-max', '96M', '--json', '--', process.execPath, '-e', 'const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))']);
     const res = resultOf(r.stderr);

@@ -60,7 +60,21 @@ describe('limit flags → canonical Limits', () => {
     expect(parseLimits({ memoryMax: '8192B' }).memoryMax).toBe(8192);
     expect(parseLimits({ memoryMax: 'max' }).memoryMax).toBe('max');
     expect(usage(() => parseLimits({ memoryMax: '100' }))).toMatch(/below one page/);
-    for (const bad of ['1.5G', '-1', '10X', '', 'G', '99999999999999999999']) expect(() => parseLimits({ memoryMax: bad })).toThrow(UsageError);
+    for (const bad of ['-1', '10X', '', 'G', '99999999999999999999', '.5G', '1.G', '1,5G', '1.5.1G', '1e3']) expect(() => parseLimits({ memoryMax: bad })).toThrow(UsageError);
+  });
+
+  it('--memory-max: decimals as systemd reads them, floor(value × unit) bytes, still at least one page', () => {
+    expect(parseLimits({ memoryMax: '1.5G' }).memoryMax).toBe(Math.floor(1.5 * 1024 ** 3));
+    expect(parseLimits({ memoryMax: '1.5G' }).memoryMax).toBe(1610612736);
+    expect(parseLimits({ memoryMax: '0.5M' }).memoryMax).toBe(512 * 1024);
+    expect(parseLimits({ memoryMax: '2.25 GiB' }).memoryMax).toBe(2.25 * 1024 ** 3);
+    expect(parseLimits({ memoryMax: '4.1K' }).memoryMax).toBe(4198); // floor(4.1 × 1024) = floor(4198.4)
+    expect(parseLimits({ memoryMax: '0.333333333333333333333T' }).memoryMax).toBe(366503875925); // exact: no float rounding
+    expect(parseLimits({ memoryMax: '4096.9' }).memoryMax).toBe(4096);
+    expect(usage(() => parseLimits({ memoryMax: '0.5K' }))).toBe('--memory-max "0.5K" is 512 bytes, below one page (4096 bytes): the workload could not even start');
+    expect(usage(() => parseLimits({ memoryMax: '3.99K' }))).toMatch(/is 4085 bytes, below one page/);
+    expect(usage(() => parseLimits({ memoryMax: '1.5X' }))).toMatch(/decimals allowed: 1\.5G/);
+    expect(usage(() => parseLimits({ memoryMax: '9000000.5T' }))).toMatch(/too large/);
   });
 
   it('--io-max: existing whole-disk devices only, known keys, no duplicates', () => {
