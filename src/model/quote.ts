@@ -20,11 +20,14 @@ export function quote(value: string, max: number = QUOTE_MAX): string {
 /** Characters that read unambiguously without quotes in a message (paths, names, flags). */
 const PLAIN = /^[A-Za-z0-9._/:@+,=%~^-]+$/;
 
+/** The default for shown(): paths are often longer than a flag value, and still worth showing whole. */
+export const SHOWN_MAX = 160;
+
 /**
  * `value` as it is when it is short and plain (a command name, a path: `ffmpegx`,
  * `/srv/state`), else `quote(value, max)`.
  */
-export function shown(value: string, max: number = QUOTE_MAX): string {
+export function shown(value: string, max: number = SHOWN_MAX): string {
   const s = String(value);
   return s.length <= max && PLAIN.test(s) ? s : quote(s, max);
 }

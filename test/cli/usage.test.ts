@@ -39,7 +39,9 @@ describe('quote() and shown()', () => {
     expect(shown('/srv/state-1')).toBe('/srv/state-1');
     expect(shown('a b')).toBe('"a b"');
     expect(shown('')).toBe('""');
-    expect(shown(`/${LONG}`)).toBe(`"/${'x'.repeat(59)}…" (5001 characters)`);
+    expect(shown('/'.repeat(160))).toBe('/'.repeat(160));
+    expect(shown(`/${LONG}`)).toBe(`"/${'x'.repeat(159)}…" (5001 characters)`);
+    expect(shown(`/${LONG}`, 10)).toBe(`"/${'x'.repeat(9)}…" (5001 characters)`);
   });
 });
 

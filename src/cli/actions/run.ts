@@ -1,5 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { run } from '../../core/run';
 import { UsageError } from '../../model/errors';
 import { shown } from '../../model/quote';
@@ -8,7 +8,7 @@ import { notPersistedLines, openJournal } from '../journal';
 import { governanceFromFlags } from '../limits';
 import type { ActionModule } from '../lazy';
 import type { CgroupFlagValues, LogFormat } from '../options';
-import { formatSummary, resultJson, writeResultFile } from '../output';
+import { formatSummary, resultJson, spawnFailureLine, writeResultFile, type SpawnPathFacts } from '../output';
 import { onDetachSignals } from '../signals';
 
 export interface RunOptions extends CgroupFlagValues {
@@ -46,12 +46,12 @@ async function runAction(rawArgs: readonly string[], command: string[], opts: Ru
     process.stderr.write(`${formatSummary(result, opts.logFormat)}\n`);
     for (const line of notPersistedLines(recorder, journal, [result.job_id])) process.stderr.write(`${line}\n`);
     if (opts.json) process.stderr.write(`${resultJson(result)}\n`);
-    if (result.spawn_error) process.stderr.write(`ffrtmp: cannot start ${file}: ${result.spawn_error.message}\n`);
+    if (result.spawn_error) process.stderr.write(`${spawnFailureLine(file, result.spawn_error, pathFacts(result.spawn_error.path, opts.workdir))}\n`);
     if (opts.resultFile !== undefined) {
       try {
         writeResultFile(opts.resultFile, result);
       } catch (err) {
-        process.stderr.write(`ffrtmp: the Result was not written to ${opts.resultFile}: ${(err as Error).message}\n`);
+        process.stderr.write(`ffrtmp: the Result was not written to ${shown(opts.resultFile)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
       }
     }
     return runExitCode(result, detach.received());
@@ -74,4 +74,22 @@ function checkWritableTarget(path: string): void {
   } catch (err) {
     throw new UsageError(`--result-file ${shown(path)}: directory not writable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+}
+
+/**
+ * What the failed path is (relative paths are the workload's: they start from --workdir). A path
+ * without a slash is a name that was looked up in PATH, not a file here: not looked at.
+ */
+function pathFacts(path: string | undefined, workdir: string | undefined): SpawnPathFacts {
+  let exists = false;
+  let isDirectory = false;
+  if (path !== undefined && path.includes('/')) {
+    try {
+      isDirectory = statSync(resolve(workdir ?? '.', path)).isDirectory();
+      exists = true;
+    } catch {
+      /* missing or unreachable */
+    }
+  }
+  return { PATH: process.env.PATH, exists, isDirectory };
 }
