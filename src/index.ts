@@ -11,7 +11,7 @@ export type { GovernanceOptions } from './core/governance';
 export { diagnose, type Diagnosis } from './core/doctor';
 
 // Limits: flags (or job constraints) → one validated, canonical Limits object.
-export { parseLimits, hasLimits, formatCpuMax, formatIoLine, type Limits, type LimitFlags, type CpuMax, type IoMax } from './cgroup/limits';
+export { parseLimits, hasLimits, limitWarnings, formatCpuMax, formatIoLine, type Limits, type LimitFlags, type CpuMax, type IoMax } from './cgroup/limits';
 
 // The journal: the durable record, its readers and questions, adoption after a crash.
 export { Journal, JournalRecorder, type JournalOptions } from './journal/journal';

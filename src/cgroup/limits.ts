@@ -224,6 +224,27 @@ export function parseIoMax(s: string, opts: ParseLimitsOptions = {}): IoMax {
   return Object.freeze(entry);
 }
 
+/**
+ * What a user should hear about limits that are valid but cannot do what they seem to: a CPU
+ * bandwidth above the host's CPUs never binds (`--cpu-quota 400` on 2 CPUs). The limit is still
+ * written. Pure: `cpus` is the caller's (the CLI passes os.availableParallelism()); returns one
+ * message per warning, without a prefix.
+ */
+export function limitWarnings(limits: Limits, cpus: number): string[] {
+  const out: string[] = [];
+  const c = limits.cpuMax;
+  if (c !== undefined && c.quotaUs !== null && cpus >= 1 && c.quotaUs > cpus * c.periodUs) {
+    const host = `this host's ${cpus} CPU${cpus === 1 ? '' : 's'}`;
+    const num = (x: number): string => String(Number(x.toFixed(3)));
+    out.push(
+      c.from === 'cpu-quota'
+        ? `--cpu-quota ${num((c.quotaUs * 100) / c.periodUs)}% is more than ${host}: the limit cannot bind`
+        : `--cpu-max "${formatCpuMax(c)}" allows ${num(c.quotaUs / c.periodUs)} CPUs, more than ${host}: the limit cannot bind`,
+    );
+  }
+  return out;
+}
+
 /** `io.max` syntax for one device: `8:0 rbps=1048576 wbps=max`. Only the requested keys. */
 export function formatIoLine(e: IoMax): string {
   return [e.device, ...IO_KEYS.filter((k) => e[k] !== undefined).map((k) => `${k}=${e[k]}`)].join(' ');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/model/errors';
-import { formatCpuMax, formatIoLine, hasLimits, parseLimits } from '../../src/cgroup/limits';
+import { formatCpuMax, formatIoLine, hasLimits, limitWarnings, parseLimits } from '../../src/cgroup/limits';
 import { weightToShares } from '../../src/cgroup/v1';
 
 function usage(fn: () => unknown): string {
@@ -117,5 +117,25 @@ describe('v1 conversion: cpu.weight → cpu.shares (systemd: weight × 1024 / 10
     expect(weightToShares(1)).toBe(10);
     expect(weightToShares(50)).toBe(512);
     expect(weightToShares(10000)).toBe(102400);
+  });
+});
+
+describe('limitWarnings: valid limits that cannot do what they seem to', () => {
+  it('a CPU bandwidth above the host CPUs cannot bind: one message, the limit itself is kept', () => {
+    const quota400 = parseLimits({ cpuQuota: '400' });
+    expect(limitWarnings(quota400, 2)).toEqual(["--cpu-quota 400% is more than this host's 2 CPUs: the limit cannot bind"]);
+    expect(limitWarnings(parseLimits({ cpuQuota: '150.5' }), 1)).toEqual(["--cpu-quota 150.5% is more than this host's 1 CPU: the limit cannot bind"]);
+    expect(limitWarnings(parseLimits({ cpuMax: '500000 100000' }), 4)).toEqual([
+      "--cpu-max \"500000 100000\" allows 5 CPUs, more than this host's 4 CPUs: the limit cannot bind",
+    ]);
+    expect(formatCpuMax(quota400.cpuMax!)).toBe('400000 100000');
+  });
+
+  it('nothing to say at or below the host CPUs, for max, or without a CPU limit', () => {
+    expect(limitWarnings(parseLimits({ cpuQuota: '200' }), 2)).toEqual([]);
+    expect(limitWarnings(parseLimits({ cpuQuota: '50' }), 1)).toEqual([]);
+    expect(limitWarnings(parseLimits({ cpuMax: 'max 100000' }), 1)).toEqual([]);
+    expect(limitWarnings(parseLimits({ memoryMax: '1G', cpuWeight: '500' }), 1)).toEqual([]);
+    expect(limitWarnings(parseLimits({}), 2)).toEqual([]);
   });
 });

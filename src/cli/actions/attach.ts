@@ -1,7 +1,7 @@
-import { attach } from '../../core/attach';
+import { attach, validateAttachSpec } from '../../core/attach';
 import { attachExitCode } from '../exit-codes';
 import { notPersistedLines, openJournal } from '../journal';
-import { governanceFromFlags } from '../limits';
+import { governanceFromFlags, limitWarningLines } from '../limits';
 import type { CgroupFlagValues, LogFormat } from '../options';
 import { formatSummary, resultJson } from '../output';
 import { onDetachSignals } from '../signals';
@@ -17,7 +17,11 @@ export interface AttachOptions extends CgroupFlagValues {
 
 export async function action(opts: AttachOptions): Promise<number> {
   const governance = governanceFromFlags(opts);
+  // Everything the user typed is checked before a warning is printed
+  // (attach() checks again; nothing is opened before it).
+  validateAttachSpec({ pids: opts.pid, jobIds: opts.jobId, intent: opts.intent, governance });
   const journal = openJournal(opts.stateDir);
+  for (const line of limitWarningLines(governance)) process.stderr.write(`${line}\n`);
   const recorder = journal.recorder();
   const detach = onDetachSignals();
   try {

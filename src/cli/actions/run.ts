@@ -1,11 +1,11 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { run } from '../../core/run';
+import { run, validateRunSpec } from '../../core/run';
 import { UsageError } from '../../model/errors';
 import { shown } from '../../model/quote';
 import { runExitCode } from '../exit-codes';
 import { notPersistedLines, openJournal } from '../journal';
-import { governanceFromFlags } from '../limits';
+import { governanceFromFlags, limitWarningLines } from '../limits';
 import type { ActionModule } from '../lazy';
 import type { CgroupFlagValues, LogFormat } from '../options';
 import { formatSummary, resultJson, spawnFailureLine, writeResultFile, type SpawnPathFacts } from '../output';
@@ -34,8 +34,12 @@ async function runAction(rawArgs: readonly string[], command: string[], opts: Ru
   if (file === undefined) throw new UsageError('no command given after --');
   if (opts.resultFile !== undefined) checkWritableTarget(opts.resultFile);
   const governance = governanceFromFlags(opts);
-
+  // Everything the user typed is checked before a warning is printed,
+  // so a bad input gets exactly one line (run() checks again; nothing is started before it).
+  validateRunSpec({ command: file, args, jobId: opts.jobId, intent: opts.intent, workdir: opts.workdir, governance });
   const journal = openJournal(opts.stateDir);
+  for (const line of limitWarningLines(governance)) process.stderr.write(`${line}\n`);
+
   const recorder = journal.recorder();
   const detach = onDetachSignals();
   try {
