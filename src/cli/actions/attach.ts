@@ -17,10 +17,10 @@ export interface AttachOptions extends CgroupFlagValues {
 
 export async function action(opts: AttachOptions): Promise<number> {
   const governance = governanceFromFlags(opts);
-  // Everything the user typed is checked before a warning is printed
+  // Everything the user typed is checked before the state dir is probed or a warning printed
   // (attach() checks again; nothing is opened before it).
   validateAttachSpec({ pids: opts.pid, jobIds: opts.jobId, intent: opts.intent, governance });
-  const journal = openJournal(opts.stateDir);
+  const journal = openJournal(opts.stateDir, 'write');
   for (const line of limitWarningLines(governance)) process.stderr.write(`${line}\n`);
   const recorder = journal.recorder();
   const detach = onDetachSignals();

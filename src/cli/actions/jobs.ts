@@ -45,7 +45,7 @@ function unfinishedNote(inFlight: StartedJournalRecord[], orphans: StartedJourna
  * missing journal is an empty one. Journal problems (torn lines) are reported on stderr.
  */
 export async function listAction(opts: { stateDir?: string; limit: number; json?: boolean }): Promise<number> {
-  const journal = openJournal(opts.stateDir);
+  const journal = openJournal(opts.stateDir, 'read');
   const { records, problems } = readJournal(journal.dir);
   for (const p of problems) process.stderr.write(`ffrtmp: journal ${p.file}:${p.line}: ${p.reason}\n`);
   const results = recentResults(records, opts.limit);
@@ -62,7 +62,7 @@ export async function listAction(opts: { stateDir?: string; limit: number; json?
 }
 
 export async function showAction(jobId: string, opts: { stateDir?: string }): Promise<number> {
-  const journal = openJournal(opts.stateDir);
+  const journal = openJournal(opts.stateDir, 'read');
   const { records, problems } = readJournal(journal.dir);
   for (const p of problems) process.stderr.write(`ffrtmp: journal ${p.file}:${p.line}: ${p.reason}\n`);
   const results = findResults(records, jobId);

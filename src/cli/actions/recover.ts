@@ -29,7 +29,7 @@ export function renderOutcome(o: AdoptionOutcome, format: LogFormat): string {
 }
 
 export async function action(opts: { stateDir?: string; dryRun?: boolean; logFormat: LogFormat }): Promise<number> {
-  const journal = openJournal(opts.stateDir);
+  const journal = openJournal(opts.stateDir, opts.dryRun ? 'read' : 'write');
   const fmt = opts.logFormat;
   if (opts.dryRun) {
     const { inFlight, orphans, problems } = scanOrphans(journal.dir);

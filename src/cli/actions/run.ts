@@ -34,10 +34,10 @@ async function runAction(rawArgs: readonly string[], command: string[], opts: Ru
   if (file === undefined) throw new UsageError('no command given after --');
   if (opts.resultFile !== undefined) checkWritableTarget(opts.resultFile);
   const governance = governanceFromFlags(opts);
-  // Everything the user typed is checked before a warning is printed,
+  // Everything the user typed is checked before the state dir is probed or a warning printed,
   // so a bad input gets exactly one line (run() checks again; nothing is started before it).
   validateRunSpec({ command: file, args, jobId: opts.jobId, intent: opts.intent, workdir: opts.workdir, governance });
-  const journal = openJournal(opts.stateDir);
+  const journal = openJournal(opts.stateDir, 'write');
   for (const line of limitWarningLines(governance)) process.stderr.write(`${line}\n`);
 
   const recorder = journal.recorder();
