@@ -239,7 +239,7 @@ d('cgroup library on real v1 cgroups', () => {
       expect(() => JobCgroup.create({ jobId: id, limits: {}, mode: 'run', cgroupRoot: root, env })).toThrow(UsageError);
     }
     expect(() => JobCgroup.create({ jobId: 'ok', limits: {}, mode: 'run', cgroupRoot: 'relative', env })).toThrow(UsageError);
-    for (const flags of [{ cpuMax: '1 100000' }, { cpuQuota: '0' }, { cpuWeight: '0' }, { memoryMax: '1.5G' }, { ioMax: '999:999 rbps=1' }]) {
+    for (const flags of [{ cpuMax: '1 100000' }, { cpuQuota: '0' }, { cpuWeight: '0' }, { memoryMax: '0.5K' }, { ioMax: '999:999 rbps=1' }]) {
       expect(() => parseLimits(flags)).toThrow(UsageError);
     }
     // Nothing under our root except what earlier tests made (all removed by now).
