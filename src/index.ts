@@ -11,7 +11,7 @@ export type { GovernanceOptions } from './core/governance';
 export { diagnose, type Diagnosis } from './core/doctor';
 
 // Limits: flags (or job constraints) → one validated, canonical Limits object.
-export { parseLimits, hasLimits, formatCpuMax, formatIoLine, type Limits, type LimitFlags, type CpuMax, type IoMax } from './cgroup/limits';
+export { parseLimits, hasLimits, limitWarnings, formatCpuMax, formatIoLine, type Limits, type LimitFlags, type CpuMax, type IoMax } from './cgroup/limits';
 
 // The journal: the durable record, its readers and questions, adoption after a crash.
 export { Journal, JournalRecorder, type JournalOptions } from './journal/journal';
@@ -24,7 +24,7 @@ export { recover, scanOrphans, type RecoverOptions, type RecoverReport, type Ado
 // The vocabulary.
 export type { Result, ExitStatus, ExitSource, Mode, SpawnError } from './model/result';
 export type { Usage, CgroupReport, CgroupProblem, CgroupReason, LimitReportEntry } from './model/cgroup-report';
-export type { Check } from './model/check';
+export type { Check, CheckSeverity } from './model/check';
 export { summaryLine } from './model/summary';
 export { SLA_REASONS, isCompliant, type SlaReason } from './model/sla';
 export { UsageError, NoSuchProcessError } from './model/errors';

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Check } from '../model/check';
+import { failed, passed, type Check } from '../model/check';
 import { detectCgroups, resourceHome, type CgroupEnv, type Resource } from './detect';
 import { planRoots, type XattrReader } from './root';
 
@@ -35,8 +35,8 @@ export function cgroupChecks(input: CgroupDoctorInput): Check[] {
   };
   checks.push(
     env.mode === 'none'
-      ? { name: 'cgroup mode', ok: false, detail: modeDetail.none!, cost: 'no limits can be applied and no usage measured; runs with limits report cgroup_unavailable', fix: 'mount cgroup2 at /sys/fs/cgroup (or give the container its cgroup namespace)' }
-      : { name: 'cgroup mode', ok: true, detail: modeDetail[env.mode]! },
+      ? failed('cgroup mode', 'missing', modeDetail.none!, { cost: 'no limits can be applied and no usage measured; runs with limits report cgroup_unavailable', fix: 'mount cgroup2 at /sys/fs/cgroup (or give the container its cgroup namespace)' })
+      : passed('cgroup mode', modeDetail[env.mode]!),
   );
 
   const [maj, min] = kernelVersion(input.kernelRelease);
@@ -44,14 +44,17 @@ export function cgroupChecks(input: CgroupDoctorInput): Check[] {
   const intoOk = env.mode === 'v2' && kernelHas && input.clone3 === true;
   checks.push(
     intoOk
-      ? { name: 'CLONE_INTO_CGROUP', ok: true, detail: 'run starts the workload inside its cgroup at birth (clone3, Linux 5.7+, v2)' }
-      : {
-          name: 'CLONE_INTO_CGROUP',
-          ok: false,
-          detail: env.mode !== 'v2' ? `not usable: the controllers are not on cgroup v2 (${env.mode})` : !kernelHas ? `kernel ${input.kernelRelease} is older than 5.7` : 'clone3 unavailable (no addon, or seccomp)',
-          cost: 'the child writes its PID into cgroup.procs before exec instead: still race-free, but each write takes the global cgroup_threadgroup_rwsem (slower at high density)',
-          fix: env.mode !== 'v2' ? 'boot with cgroup v2 only (systemd.unified_cgroup_hierarchy=1)' : 'Linux 5.7+ with the native addon',
-        },
+      ? passed('CLONE_INTO_CGROUP', 'run starts the workload inside its cgroup at birth (clone3, Linux 5.7+, v2)')
+      : // A warning, not a loss: the pre-exec join places the workload before it runs, race-free.
+        failed(
+          'CLONE_INTO_CGROUP',
+          'warning',
+          env.mode !== 'v2' ? `not usable: the controllers are not on cgroup v2 (${env.mode})` : !kernelHas ? `kernel ${input.kernelRelease} is older than 5.7` : 'clone3 unavailable (no addon, or seccomp)',
+          {
+            cost: 'the child writes its PID into cgroup.procs before exec instead: still race-free, but each write takes the global cgroup_threadgroup_rwsem (slower at high density)',
+            fix: env.mode !== 'v2' ? 'boot with cgroup v2 only (systemd.unified_cgroup_hierarchy=1)' : 'Linux 5.7+ with the native addon',
+          },
+        ),
   );
 
   const root = input.cgroupRoot ?? (process.env.FFRTMP_CGROUP_ROOT || undefined);
@@ -60,7 +63,7 @@ export function cgroupChecks(input: CgroupDoctorInput): Check[] {
   for (const r of ['cpu', 'memory', 'io', 'cpuacct'] as Resource[]) {
     const home = resourceHome(env, r);
     if (home.kind === 'none') {
-      checks.push({ name: `controller ${names[r]}`, ok: false, detail: 'no hierarchy provides it', cost: r === 'cpuacct' ? 'no CPU seconds in usage' : `limits on ${r} are reported as limit_not_applied`, fix: r === 'io' ? 'enable the io/blkio controller' : `enable the ${r} controller` });
+      checks.push(failed(`controller ${names[r]}`, 'missing', 'no hierarchy provides it', { cost: r === 'cpuacct' ? 'no CPU seconds in usage' : `limits on ${r} are reported as limit_not_applied`, fix: r === 'io' ? 'enable the io/blkio controller' : `enable the ${r} controller` }));
       continue;
     }
     if (home.kind === 'v2' && home.controller !== null && plan.v2Root) {
@@ -73,15 +76,15 @@ export function cgroupChecks(input: CgroupDoctorInput): Check[] {
         /* unreadable: assume available */
       }
       checks.push(inRoot
-        ? { name: `controller ${names[r]}`, ok: true, detail: `v2, available at ${path.dirname(ctlFile)}` }
-        : { name: `controller ${names[r]}`, ok: false, detail: `v2, but not delegated to ${path.dirname(ctlFile)}`, cost: `limits on ${r} are reported as limit_not_applied`, fix: `Delegate=${home.controller} (systemd) or enable it in the parent's cgroup.subtree_control` });
+        ? passed(`controller ${names[r]}`, `v2, available at ${path.dirname(ctlFile)}`)
+        : failed(`controller ${names[r]}`, 'missing', `v2, but not delegated to ${path.dirname(ctlFile)}`, { cost: `limits on ${r} are reported as limit_not_applied`, fix: `Delegate=${home.controller} (systemd) or enable it in the parent's cgroup.subtree_control` }));
       continue;
     }
-    checks.push({ name: `controller ${names[r]}`, ok: true, detail: home.kind === 'v2' ? 'v2 (built in)' : `v1 hierarchy ${home.hierarchy.mountPoint}` });
+    checks.push(passed(`controller ${names[r]}`, home.kind === 'v2' ? 'v2 (built in)' : `v1 hierarchy ${home.hierarchy.mountPoint}`));
   }
 
   if (plan.refused) {
-    checks.push({ name: 'cgroup root', ok: false, detail: plan.refused.detail, cost: `runs with limits report ${plan.refused.reason}`, fix: plan.refused.reason === 'cgroup_not_delegated' ? 'run as a service with Delegate=yes (and DelegateSubgroup=), or choose --cgroup-root outside systemd units' : 'choose --cgroup-root inside a cgroup mount' });
+    checks.push(failed('cgroup root', 'missing', plan.refused.detail, { cost: `runs with limits report ${plan.refused.reason}`, fix: plan.refused.reason === 'cgroup_not_delegated' ? 'run as a service with Delegate=yes (and DelegateSubgroup=), or choose --cgroup-root outside systemd units' : 'choose --cgroup-root inside a cgroup mount' }));
   } else {
     const roots = [...(plan.v2Root && env.mode === 'v2' ? [plan.v2Root] : []), ...(plan.v1Rel !== null ? env.v1.filter((h) => ['cpu', 'cpuacct', 'memory', 'blkio'].some((c) => h.controllers.includes(c))).map((h) => path.join(h.mountPoint, plan.v1Rel!)) : [])];
     const unwritable: string[] = [];
@@ -95,8 +98,8 @@ export function cgroupChecks(input: CgroupDoctorInput): Check[] {
     }
     const where = `${roots.join(', ')} (${plan.source === 'delegated' ? 'delegated to us by systemd' : plan.source === 'flag' ? '--cgroup-root' : 'default'})`;
     checks.push(unwritable.length === 0
-      ? { name: 'cgroup root', ok: true, detail: `writable: ${where}${plan.warnings.length ? `; ${plan.warnings.join('; ')}` : ''}` }
-      : { name: 'cgroup root', ok: false, detail: `not writable: ${unwritable.join(', ')}`, cost: 'runs with limits report cgroup_permission_denied; no usage numbers', fix: 'run as root, or as a systemd service with Delegate=yes' });
+      ? passed('cgroup root', `writable: ${where}${plan.warnings.length ? `; ${plan.warnings.join('; ')}` : ''}`)
+      : failed('cgroup root', 'missing', `not writable: ${unwritable.join(', ')}`, { cost: 'runs with limits report cgroup_permission_denied; no usage numbers', fix: 'run as root, or as a systemd service with Delegate=yes' }));
   }
   return checks;
 }

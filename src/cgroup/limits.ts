@@ -11,6 +11,7 @@
  */
 import * as fs from 'node:fs';
 import { UsageError } from '../model/errors';
+import { quote, shown } from '../model/quote';
 
 /** cpu.max: `quotaUs` µs of CPU time every `periodUs` µs; `quotaUs: null` = `max` (no cap). */
 export interface CpuMax {
@@ -105,14 +106,14 @@ const UINT = /^[0-9]+$/;
 /** `--cpu-max "<quota|max> [period]"`, µs. The period defaults to 100000 (the kernel's default). */
 export function parseCpuMax(s: string): CpuMax {
   const parts = s.trim().split(/\s+/);
-  const usage = `--cpu-max expects "<quota|max> <period>" in microseconds (quota >= ${CPU_QUOTA_MIN_US}, period ${CPU_PERIOD_MIN_US}..${CPU_PERIOD_MAX_US}), e.g. "50000 100000"; got ${JSON.stringify(s)}`;
+  const usage = `--cpu-max expects "<quota|max> <period>" in microseconds (quota >= ${CPU_QUOTA_MIN_US}, period ${CPU_PERIOD_MIN_US}..${CPU_PERIOD_MAX_US}), e.g. "50000 100000"; got ${quote(s)}`;
   if (parts.length < 1 || parts.length > 2 || parts[0] === '') throw new UsageError(usage);
   let periodUs = CPU_DEFAULT_PERIOD_US;
   if (parts.length === 2) {
     if (!UINT.test(parts[1]!)) throw new UsageError(usage);
     periodUs = Number(parts[1]);
     if (periodUs < CPU_PERIOD_MIN_US || periodUs > CPU_PERIOD_MAX_US) {
-      throw new UsageError(`--cpu-max: period ${periodUs} µs is outside ${CPU_PERIOD_MIN_US}..${CPU_PERIOD_MAX_US}`);
+      throw new UsageError(`--cpu-max: period ${shown(parts[1]!)} µs is outside ${CPU_PERIOD_MIN_US}..${CPU_PERIOD_MAX_US}`);
     }
   }
   if (parts[0] === 'max') return Object.freeze({ quotaUs: null, periodUs, from: 'cpu-max' as const });
@@ -123,10 +124,10 @@ export function parseCpuMax(s: string): CpuMax {
 }
 
 function checkQuota(quotaUs: number, flag: string): void {
-  if (!Number.isSafeInteger(quotaUs) || quotaUs < CPU_QUOTA_MIN_US) {
+  if (!(quotaUs <= CPU_QUOTA_MAX_US)) throw new UsageError(`${flag}: the quota is above the kernel's maximum of ${CPU_QUOTA_MAX_US} µs`);
+  if (quotaUs < CPU_QUOTA_MIN_US) {
     throw new UsageError(`${flag}: quota ${quotaUs} µs is below the kernel's minimum of ${CPU_QUOTA_MIN_US} µs`);
   }
-  if (quotaUs > CPU_QUOTA_MAX_US) throw new UsageError(`${flag}: quota ${quotaUs} µs is above the kernel's maximum`);
 }
 
 /**
@@ -137,40 +138,48 @@ function checkQuota(quotaUs: number, flag: string): void {
 export function parseCpuQuota(s: string): CpuMax {
   const t = s.trim();
   if (!/^[0-9]+(\.[0-9]+)?$/.test(t)) {
-    throw new UsageError(`--cpu-quota expects a percentage of one CPU (e.g. 50, 150 = 1.5 CPUs); got ${JSON.stringify(s)}`);
+    throw new UsageError(`--cpu-quota expects a percentage of one CPU (e.g. 50, 150 = 1.5 CPUs); got ${quote(s)}`);
   }
   const pct = Number(t);
   const quotaUs = Math.round((pct * CPU_DEFAULT_PERIOD_US) / 100);
-  if (quotaUs < CPU_QUOTA_MIN_US) throw new UsageError(`--cpu-quota: ${t}% is below the minimum of 1% (${CPU_QUOTA_MIN_US} µs per ${CPU_DEFAULT_PERIOD_US} µs)`);
+  if (quotaUs < CPU_QUOTA_MIN_US) throw new UsageError(`--cpu-quota: ${shown(t)}% is below the minimum of 1% (${CPU_QUOTA_MIN_US} µs per ${CPU_DEFAULT_PERIOD_US} µs)`);
   checkQuota(quotaUs, '--cpu-quota');
   return Object.freeze({ quotaUs, periodUs: CPU_DEFAULT_PERIOD_US, from: 'cpu-quota' as const });
 }
 
 export function parseCpuWeight(s: string): number {
   const t = s.trim();
-  if (!UINT.test(t)) throw new UsageError(`--cpu-weight expects an integer ${CPU_WEIGHT_MIN}..${CPU_WEIGHT_MAX}; got ${JSON.stringify(s)}`);
+  if (!UINT.test(t)) throw new UsageError(`--cpu-weight expects an integer ${CPU_WEIGHT_MIN}..${CPU_WEIGHT_MAX}; got ${quote(s)}`);
   const w = Number(t);
-  if (w < CPU_WEIGHT_MIN || w > CPU_WEIGHT_MAX) throw new UsageError(`--cpu-weight ${w} is outside ${CPU_WEIGHT_MIN}..${CPU_WEIGHT_MAX}`);
+  if (w < CPU_WEIGHT_MIN || w > CPU_WEIGHT_MAX) throw new UsageError(`--cpu-weight ${shown(t)} is outside ${CPU_WEIGHT_MIN}..${CPU_WEIGHT_MAX}`);
   return w;
 }
 
-const SUFFIX: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+const SUFFIX: Record<string, bigint> = { '': 1n, K: 1024n, M: 1024n ** 2n, G: 1024n ** 3n, T: 1024n ** 4n };
+export const PAGE_BYTES = 4096;
 
 /**
  * `--memory-max <bytes>` with an optional binary suffix: `K`, `M`, `G`, `T` (also `KiB`,
  * `Ki`, `KB`: all mean 1024, as systemd and the kernel's memparse read them), or `max`.
- * Integers only ("1.5G" is refused: say 1536M). Must be at least one page (4096).
+ * Decimals are accepted as systemd's parse_size accepts them: `1.5G` = floor(1.5 × 1024³) bytes,
+ * computed exactly. Must be at least one page (4096): `0.5K` is refused.
  */
 export function parseMemoryMax(s: string): number | 'max' {
   const t = s.trim();
   if (t === 'max') return 'max';
-  const m = /^([0-9]+)(?:\s*([KMGTkmgt])(?:i?[Bb])?|\s*[Bb])?$/.exec(t);
+  const m = /^([0-9]+)(?:\.([0-9]+))?(?:\s*([KMGTkmgt])(?:i?[Bb])?|\s*[Bb])?$/.exec(t);
   if (!m) {
-    throw new UsageError(`--memory-max expects bytes with an optional K/M/G/T suffix (binary: 1K = 1024), or "max"; got ${JSON.stringify(s)}`);
+    throw new UsageError(`--memory-max expects bytes with an optional K/M/G/T suffix (binary: 1K = 1024; decimals allowed: 1.5G), or "max"; got ${quote(s)}`);
   }
-  const bytes = Number(m[1]) * SUFFIX[(m[2] ?? '').toUpperCase()]!;
-  if (!Number.isSafeInteger(bytes)) throw new UsageError(`--memory-max ${t} is too large`);
-  if (bytes < 4096) throw new UsageError(`--memory-max ${t} is below one page (4096 bytes): the workload could not even start`);
+  const factor = SUFFIX[(m[3] ?? '').toUpperCase()]!;
+  const frac = m[2] ?? '';
+  // floor((whole + frac / 10^digits) × factor), in integers: no floating-point rounding.
+  const big = BigInt(m[1]!) * factor + (frac === '' ? 0n : (BigInt(frac) * factor) / 10n ** BigInt(frac.length));
+  if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(`--memory-max ${quote(t)} is too large`);
+  const bytes = Number(big);
+  if (bytes < PAGE_BYTES) {
+    throw new UsageError(`--memory-max ${quote(t)} is ${bytes} bytes, below one page (${PAGE_BYTES} bytes): the workload could not even start`);
+  }
   return bytes;
 }
 
@@ -181,7 +190,7 @@ export function parseMemoryMax(s: string): number | 'max' {
  */
 export function parseIoMax(s: string, opts: ParseLimitsOptions = {}): IoMax {
   const parts = s.trim().split(/\s+/);
-  const usage = `--io-max expects "<major:minor> rbps=<n> wbps=<n> riops=<n> wiops=<n>" (any subset of the keys, each an integer or "max"); got ${JSON.stringify(s)}`;
+  const usage = `--io-max expects "<major:minor> rbps=<n> wbps=<n> riops=<n> wiops=<n>" (any subset of the keys, each an integer or "max"); got ${quote(s)}`;
   const dm = /^([0-9]+):([0-9]+)$/.exec(parts[0] ?? '');
   if (!dm || parts.length < 2) throw new UsageError(usage);
   const major = Number(dm[1]);
@@ -190,14 +199,14 @@ export function parseIoMax(s: string, opts: ParseLimitsOptions = {}): IoMax {
   const entry: { -readonly [K in keyof IoMax]: IoMax[K] } = { major, minor, device };
   for (const kv of parts.slice(1)) {
     const m = /^(rbps|wbps|riops|wiops)=([0-9]+|max)$/.exec(kv);
-    if (!m) throw new UsageError(`--io-max: ${JSON.stringify(kv)} is not one of rbps=, wbps=, riops=, wiops= with an integer or "max"`);
+    if (!m) throw new UsageError(`--io-max: ${quote(kv)} is not one of rbps=, wbps=, riops=, wiops= with an integer or "max"`);
     const key = m[1] as IoKey;
     if (entry[key] !== undefined) throw new UsageError(`--io-max: ${key} given twice for ${device}`);
     if (m[2] === 'max') {
       entry[key] = 'max';
     } else {
       const n = Number(m[2]);
-      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--io-max: ${key}=${m[2]} must be a positive integer or "max"`);
+      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--io-max: ${key}=${quote(m[2]!)} must be a positive integer or "max"`);
       entry[key] = n;
     }
   }
@@ -213,6 +222,27 @@ export function parseIoMax(s: string, opts: ParseLimitsOptions = {}): IoMax {
     throw new UsageError(`--io-max: ${device} is a partition; io limits apply to whole disks${parent ? ` (use ${parent})` : ''}`);
   }
   return Object.freeze(entry);
+}
+
+/**
+ * What a user should hear about limits that are valid but cannot do what they seem to: a CPU
+ * bandwidth above the host's CPUs never binds (`--cpu-quota 400` on 2 CPUs). The limit is still
+ * written. Pure: `cpus` is the caller's (the CLI passes os.availableParallelism()); returns one
+ * message per warning, without a prefix.
+ */
+export function limitWarnings(limits: Limits, cpus: number): string[] {
+  const out: string[] = [];
+  const c = limits.cpuMax;
+  if (c !== undefined && c.quotaUs !== null && cpus >= 1 && c.quotaUs > cpus * c.periodUs) {
+    const host = `this host's ${cpus} CPU${cpus === 1 ? '' : 's'}`;
+    const num = (x: number): string => String(Number(x.toFixed(3)));
+    out.push(
+      c.from === 'cpu-quota'
+        ? `--cpu-quota ${num((c.quotaUs * 100) / c.periodUs)}% is more than ${host}: the limit cannot bind`
+        : `--cpu-max "${formatCpuMax(c)}" allows ${num(c.quotaUs / c.periodUs)} CPUs, more than ${host}: the limit cannot bind`,
+    );
+  }
+  return out;
 }
 
 /** `io.max` syntax for one device: `8:0 rbps=1048576 wbps=max`. Only the requested keys. */

@@ -57,9 +57,13 @@ export function attachExitCode(results: readonly Result[], detachedBy?: string):
   return EXIT.OK;
 }
 
-/** `ffrtmp doctor`: 0 when fully capable, else 1. */
-export function doctorExitCode(d: Pick<Diagnosis, 'fullyCapable'>): number {
-  return d.fullyCapable ? EXIT.OK : 1;
+/**
+ * `ffrtmp doctor`: 1 when a check is `missing` (a function is lost: no native addon or
+ * pidfd_open, no cgroups, a controller or a usable cgroup root); 0 otherwise, warnings included
+ * (a detail done another way, e.g. no CLONE_INTO_CGROUP: the child joins its cgroup before exec).
+ */
+export function doctorExitCode(d: Pick<Diagnosis, 'checks'>): number {
+  return d.checks.some((c) => c.severity === 'missing') ? 1 : EXIT.OK;
 }
 
 /**

@@ -2,6 +2,7 @@
 import { CommanderError } from 'commander';
 import { errorExitCode, EXIT } from './exit-codes';
 import { createProgram } from './program';
+import { configureErrors } from './usage-line';
 
 /**
  * The `ffrtmp` executable. Maps what the commands throw to messages and exit statuses; nothing
@@ -10,13 +11,9 @@ import { createProgram } from './program';
 async function main(argv: string[]): Promise<void> {
   const args = argv.slice(2);
   const program = createProgram(args);
-  // Commander's own usage errors (unknown option, missing value) exit 2 like ours; --help and
-  // --version exit 0. Applied to every subcommand.
-  const override = (cmd: typeof program): void => {
-    cmd.exitOverride();
-    cmd.commands.forEach((c) => override(c as typeof program));
-  };
-  override(program);
+  // Commander's own usage errors (unknown option, missing value) are one `ffrtmp: ` line and
+  // exit 2 like ours; --help and --version exit 0. Applied to every subcommand.
+  configureErrors(program);
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (err) {
@@ -26,7 +23,7 @@ async function main(argv: string[]): Promise<void> {
 
 function report(err: unknown): number {
   if (err instanceof CommanderError) {
-    // Commander has already printed its message.
+    // Commander has already printed its message (one line, src/cli/usage-line.ts).
     return err.exitCode === 0 ? 0 : EXIT.USAGE;
   }
   const status = errorExitCode(err);

@@ -3,12 +3,17 @@
  * loading the CLI to parse a command line loads this, commander and nothing of the product; each
  * command's work is loaded only when it runs (src/cli/lazy.ts).
  */
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { UsageError } from '../model/errors';
+import { quote } from '../model/quote';
 import { DEFAULT_LISTEN, parseListen } from '../visibility/listen';
+
+// The parsers throw UsageError, which commander passes through untouched (it wraps only its own
+// InvalidArgumentError, echoing the whole value): src/cli/main.ts prints `ffrtmp: <message>`, exit 2.
 
 /** A PID as typed by a human: digits only (no sign, no hex, no spaces). Range is checked by the core. */
 export function parsePid(value: string, previous: number[] = []): number[] {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a process id (expected a positive whole number)`);
+  if (!/^\d+$/.test(value)) throw new UsageError(`--pid ${quote(value)} is not a process id (expected a positive whole number)`);
   return [...previous, Number(value)];
 }
 
@@ -16,11 +21,11 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** A whole number in [min, max] ("a limit", "a size", ...). */
-export function wholeNumber(what: string, min: number, max: number): (value: string) => number {
+/** A whole number in [min, max] for `flag` ("a limit", "a size", ...). */
+export function wholeNumber(flag: string, what: string, min: number, max: number): (value: string) => number {
   return (value) => {
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      throw new InvalidArgumentError(`"${value}" is not ${what} (expected a whole number from ${min} to ${max})`);
+      throw new UsageError(`${flag} ${quote(value)} is not ${what} (expected a whole number from ${min} to ${max})`);
     }
     return Number(value);
   };
@@ -42,13 +47,9 @@ export function logFormatOption(): Option {
 }
 
 export function listenOption(): Option {
-  return new Option('--listen <host:port>', `address to listen on (default ${DEFAULT_LISTEN})`)
+  return new Option('--listen <host:port>', 'address to listen on')
     .argParser((value: string) => {
-      try {
-        parseListen(value);
-      } catch (err) {
-        throw new InvalidArgumentError((err as Error).message);
-      }
+      parseListen(value); // throws UsageError
       return value;
     })
     .default(DEFAULT_LISTEN);
@@ -70,6 +71,6 @@ export function addCgroupOptions(cmd: Command): Command {
     .option('--cpu-max <"quota period">', 'CPU bandwidth in µs, e.g. "50000 100000" or "max 100000" (cpu.max / cpu.cfs_*)')
     .option('--cpu-quota <percent>', 'CPU bandwidth in % of one CPU, e.g. 150 = 1.5 CPUs (exclusive with --cpu-max)')
     .option('--cpu-weight <1-10000>', 'relative CPU weight (cpu.weight / v1 cpu.shares = weight × 1024 / 100)')
-    .option('--memory-max <bytes>', 'memory limit, bytes with optional K/M/G/T (binary), or max (memory.max / memory.limit_in_bytes)')
+    .option('--memory-max <bytes>', 'memory limit, bytes with optional K/M/G/T (binary; decimals allowed: 1.5G), or max (memory.max / memory.limit_in_bytes)')
     .option('--io-max <"maj:min key=value...">', 'io limit for a whole disk: rbps= wbps= riops= wiops= (repeat per device)', collect);
 }

@@ -5,7 +5,8 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { StartedRecord } from '../journal/types';
-import type { Result } from '../model/result';
+import { shown } from '../model/quote';
+import type { Result, SpawnError } from '../model/result';
 import { summaryLine } from '../model/summary';
 import type { LogFormat } from './options';
 
@@ -76,4 +77,72 @@ export function movedNote(started: readonly StartedRecord[]): string | null {
 export function detachNote(count: number, pid?: number): string {
   const what = count === 1 && pid !== undefined ? `pid ${pid} keeps` : `${count} processes keep`;
   return `ffrtmp: detached: ${what} running, unwatched; \`ffrtmp recover\` (or a running \`ffrtmp serve\`) records the end`;
+}
+
+/** What the run action learned about the path that failed to execute (it stats it; this file stays pure). */
+export interface SpawnPathFacts {
+  /** The workload's PATH (undefined: unset, so execvp's default `/bin:/usr/bin`). */
+  PATH: string | undefined;
+  /** `spawn_error.path` exists. */
+  exists: boolean;
+  /** `spawn_error.path` is a directory. */
+  isDirectory: boolean;
+}
+
+/** execvp's search path when PATH is unset (src/observer/command-path.ts). */
+const DEFAULT_EXEC_PATH = '/bin:/usr/bin';
+const PATH_SHOWN_MAX = 80;
+
+/**
+ * The PATH, briefly: whole when short, else its first entries that fit and how many there are
+ * (`/usr/local/sbin:/usr/local/bin:… (14 entries)`).
+ */
+export function briefPath(value: string | undefined): string {
+  if (value === undefined) return `PATH is unset: ${DEFAULT_EXEC_PATH}`;
+  if (value.length <= PATH_SHOWN_MAX) return value === '' ? 'PATH is empty' : value;
+  const entries = value.split(':');
+  if (entries.length === 1) return shown(value, PATH_SHOWN_MAX - 20);
+  let out = '';
+  for (const e of entries) {
+    const next = out === '' ? e : `${out}:${e}`;
+    if (next.length > PATH_SHOWN_MAX - 20) break;
+    out = next;
+  }
+  if (out === '') out = shown(entries[0] ?? '', PATH_SHOWN_MAX - 20);
+  return `${out}:… (${entries.length} entries)`;
+}
+
+/** `EAGAIN: resource temporarily unavailable, clone3` → `resource temporarily unavailable (EAGAIN, clone3)`. */
+function errnoWords(e: SpawnError): string {
+  const m = /^([A-Z0-9_]+): ([^,]+)/.exec(e.message);
+  const code = m ? m[1]! : e.code;
+  const words = m ? m[2]! : 'failed';
+  return e.syscall === 'execve' ? `${words} (${code})` : `${words} (${code}, ${e.syscall})`;
+}
+
+/**
+ * The stderr line when the workload could not be started: what a user can act on.
+ * `ffrtmp: cannot start ffmpegx: not found in PATH (/usr/local/bin:/usr/bin:/bin)`,
+ * `... ./media: is a directory`, `... ./job.sh: permission denied (EACCES)`. The Result keeps
+ * the raw `spawn_error`.
+ */
+export function spawnFailureLine(command: string, e: SpawnError, facts: SpawnPathFacts): string {
+  // Name the path the kernel refused when it is not what the user typed (a PATH candidate).
+  const other = e.path !== undefined && e.path !== command;
+  const head = `ffrtmp: cannot start ${shown(command)}: ${other ? `${shown(e.path!)} ` : ''}`;
+  if (e.syscall === 'chdir') return `ffrtmp: cannot start ${shown(command)}: cannot enter its working directory ${shown(e.path ?? '')}: ${errnoWords(e)}`;
+  if (e.syscall !== 'execve') return `ffrtmp: cannot start ${shown(command)}: ${errnoWords(e)}`;
+  switch (e.code) {
+    case 'ENOENT':
+      if (facts.exists) return `${head}exists, but its interpreter (the #! line) or loader was not found (ENOENT)`;
+      if (!command.includes('/')) return `ffrtmp: cannot start ${shown(command)}: not found in PATH (${briefPath(facts.PATH)})`;
+      return `${head}no such file or directory (ENOENT)`;
+    case 'EACCES':
+      if (facts.isDirectory) return `${head}is a directory`;
+      return `${head}permission denied (EACCES: not executable, or a directory on its path is not searchable)`;
+    case 'ENOEXEC':
+      return `${head}not a program this system can run (ENOEXEC: exec format error)`;
+    default:
+      return `${head}${errnoWords(e)}`;
+  }
 }

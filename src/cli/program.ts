@@ -15,7 +15,6 @@ export function createProgram(rawArgs: readonly string[]): Command {
     .description('governance-only workload wrapper: run or attach, watch until exit, one immutable Result per job')
     .version(version)
     .enablePositionalOptions()
-    .showHelpAfterError('(run `ffrtmp <command> --help` for usage)')
     .addCommand(runCommand(rawArgs))
     .addCommand(attachCommand())
     .addCommand(doctorCommand())

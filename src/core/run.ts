@@ -8,6 +8,7 @@ import { freezeResult, isoMs } from '../model/build-result';
 import { RefusedError, UsageError } from '../model/errors';
 import { newRunId } from '../model/run-id';
 import { validateIntent } from '../model/intent';
+import { shown } from '../model/quote';
 import { generateJobId, validateJobId } from '../model/job-id';
 import { UNKNOWN_EXIT, type Result, type SpawnError } from '../model/result';
 import type { SlaReason } from '../model/sla';
@@ -56,9 +57,10 @@ export function validateRunSpec(spec: RunSpec): Required<Pick<RunSpec, 'command'
     try {
       isDir = statSync(spec.workdir).isDirectory();
     } catch (err) {
-      throw new UsageError(`--workdir ${spec.workdir}: ${(err as Error).message}`);
+      const e = err as NodeJS.ErrnoException;
+      throw new UsageError(`--workdir ${shown(spec.workdir)}: ${e.code === 'ENOENT' ? 'no such directory' : e.code ?? e.message}`);
     }
-    if (!isDir) throw new UsageError(`--workdir ${spec.workdir}: not a directory`);
+    if (!isDir) throw new UsageError(`--workdir ${shown(spec.workdir)}: not a directory`);
   }
   return { ...spec, jobId, args: spec.args ?? [] };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { UsageError } from './errors';
+import { quote } from './quote';
 
 /**
  * Job ids name files and cgroup directories, appear in log lines that humans grep, and in
@@ -18,7 +19,7 @@ export function validateJobId(id: string): string {
   }
   if (!JOB_ID_PATTERN.test(id)) {
     throw new UsageError(
-      `job id ${JSON.stringify(id)} is not allowed: use letters, digits and . _ - : @ + ` +
+      `job id ${quote(id)} is not allowed: use letters, digits and . _ - : @ + ` +
         `(no slashes, spaces or control characters; not starting with . or -)`,
     );
   }

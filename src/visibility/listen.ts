@@ -1,5 +1,6 @@
 /** `--listen` for `ffrtmp serve`: parsed apart from the server so the CLI can check it without loading HTTP. */
 import { UsageError } from '../model/errors';
+import { quote } from '../model/quote';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9090';
 
@@ -13,7 +14,7 @@ export function parseListen(value: string): ListenAddress {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    throw new UsageError(`--listen ${JSON.stringify(value)} is not HOST:PORT (e.g. 127.0.0.1:9090, [::1]:9090, :9090)`);
+    throw new UsageError(`--listen ${quote(value)} is not HOST:PORT (e.g. 127.0.0.1:9090, [::1]:9090, :9090)`);
   }
   const host = m[1] ?? (m[2] === '' ? '0.0.0.0' : m[2]!);
   return { host, port };

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, ffrtmp } from '../helpers';
 import { cleanupRoot, hostEnv, isRoot, nothingUnder, rootFlagFor, sleepMs, testRootName } from './support';
@@ -42,6 +43,49 @@ d('cgroup flags on run and attach (built CLI)', () => {
     expect(res.usage.cpu_seconds).toBeGreaterThan(0);
     expect(res.usage.oom_kills).toBe(0);
     for (const leaf of res.cgroup.leaves) expect(fs.existsSync(leaf.dir)).toBe(false);
+  });
+
+  it('run --memory-max 1.5G: floor(1.5 × 1024³) bytes written and read back', async () => {
+    const r = await ffrtmp(['run', '--job-id', 'cli-mem-decimal', '--cgroup-root', root, '--memory-max', '1.5G', '--json', '--', 'true']);
+    expect(r.code, r.stderr).toBe(0);
+    const [mem] = resultOf(r.stderr).cgroup.limits;
+    expect(mem).toMatchObject({ limit: 'memory.max', requested: '1610612736', effective: '1610612736', applied: true });
+  });
+
+  it('run --memory-max 0.5K: below a page, refused before anything exists (exit 2, one line)', async () => {
+    const r = await ffrtmp(['run', '--job-id', 'cli-mem-page', '--cgroup-root', root, '--memory-max', '0.5K', '--', 'true']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('ffrtmp: --memory-max "0.5K" is 512 bytes, below one page (4096 bytes): the workload could not even start\n');
+  });
+
+  it('--cpu-quota above the host CPUs: one warning line at start, the job runs with the limit written', async () => {
+    const cpus = os.availableParallelism();
+    const pct = (cpus + 2) * 100;
+    const r = await ffrtmp(['run', '--job-id', 'cli-quota-warn', '--cgroup-root', root, '--cpu-quota', String(pct), '--json', '--', 'sh', '-c', 'echo workload >&2; sleep 0.2']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n');
+    // At start: before anything the workload writes.
+    expect(lines.slice(0, 2)).toEqual([`ffrtmp: warning: --cpu-quota ${pct}% is more than this host's ${cpus} CPU${cpus === 1 ? '' : 's'}: the limit cannot bind`, 'workload']);
+    expect(lines.filter((l) => l.startsWith('ffrtmp: warning:'))).toHaveLength(1);
+    const quota = resultOf(r.stderr).cgroup.limits.find((l: { file: string }) => /cfs_quota_us$|cpu\.max$/.test(l.file));
+    expect(quota).toMatchObject({ requested: String(pct * 1000), effective: String(pct * 1000), applied: true });
+  });
+
+  it('--cpu-max above the host CPUs on attach: the same warning; none at or below the host CPUs', async () => {
+    const cpus = os.availableParallelism();
+    const proc = spawn('sleep', ['0.5'], { stdio: 'ignore' });
+    await new Promise((r) => proc.once('spawn', r));
+    const r = await ffrtmp(['attach', '--pid', String(proc.pid), '--job-id', 'cli-attach-warn', '--cgroup-root', root, '--cpu-max', `${(cpus + 1) * 100000} 100000`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.split('\n')[0]).toBe(`ffrtmp: warning: --cpu-max "${(cpus + 1) * 100000} 100000" allows ${cpus + 1} CPUs, more than this host's ${cpus} CPU${cpus === 1 ? '' : 's'}: the limit cannot bind`);
+    const quiet = await ffrtmp(['run', '--job-id', 'cli-quota-fits', '--cgroup-root', root, '--cpu-quota', String(cpus * 100), '--', 'sleep', '0.1']);
+    expect(quiet.stderr).not.toMatch(/warning/);
+  });
+
+  it('a warning never comes with a usage error: the error is the one line', async () => {
+    const r = await ffrtmp(['run', '--cgroup-root', root, '--cpu-quota', '100000', '--job-id', 'a/b', '--', 'true']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^ffrtmp: job id "a\/b" is not allowed[^\n]*\n$/);
   });
 
   it('run: OOM-killed under its own limit is the workload\'s failure, shown plainly', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/model/errors';
-import { formatCpuMax, formatIoLine, hasLimits, parseLimits } from '../../src/cgroup/limits';
+import { formatCpuMax, formatIoLine, hasLimits, limitWarnings, parseLimits } from '../../src/cgroup/limits';
 import { weightToShares } from '../../src/cgroup/v1';
 
 function usage(fn: () => unknown): string {
@@ -60,7 +60,21 @@ describe('limit flags → canonical Limits', () => {
     expect(parseLimits({ memoryMax: '8192B' }).memoryMax).toBe(8192);
     expect(parseLimits({ memoryMax: 'max' }).memoryMax).toBe('max');
     expect(usage(() => parseLimits({ memoryMax: '100' }))).toMatch(/below one page/);
-    for (const bad of ['1.5G', '-1', '10X', '', 'G', '99999999999999999999']) expect(() => parseLimits({ memoryMax: bad })).toThrow(UsageError);
+    for (const bad of ['-1', '10X', '', 'G', '99999999999999999999', '.5G', '1.G', '1,5G', '1.5.1G', '1e3']) expect(() => parseLimits({ memoryMax: bad })).toThrow(UsageError);
+  });
+
+  it('--memory-max: decimals as systemd reads them, floor(value × unit) bytes, still at least one page', () => {
+    expect(parseLimits({ memoryMax: '1.5G' }).memoryMax).toBe(Math.floor(1.5 * 1024 ** 3));
+    expect(parseLimits({ memoryMax: '1.5G' }).memoryMax).toBe(1610612736);
+    expect(parseLimits({ memoryMax: '0.5M' }).memoryMax).toBe(512 * 1024);
+    expect(parseLimits({ memoryMax: '2.25 GiB' }).memoryMax).toBe(2.25 * 1024 ** 3);
+    expect(parseLimits({ memoryMax: '4.1K' }).memoryMax).toBe(4198); // floor(4.1 × 1024) = floor(4198.4)
+    expect(parseLimits({ memoryMax: '0.333333333333333333333T' }).memoryMax).toBe(366503875925); // exact: no float rounding
+    expect(parseLimits({ memoryMax: '4096.9' }).memoryMax).toBe(4096);
+    expect(usage(() => parseLimits({ memoryMax: '0.5K' }))).toBe('--memory-max "0.5K" is 512 bytes, below one page (4096 bytes): the workload could not even start');
+    expect(usage(() => parseLimits({ memoryMax: '3.99K' }))).toMatch(/is 4085 bytes, below one page/);
+    expect(usage(() => parseLimits({ memoryMax: '1.5X' }))).toMatch(/decimals allowed: 1\.5G/);
+    expect(usage(() => parseLimits({ memoryMax: '9000000.5T' }))).toMatch(/too large/);
   });
 
   it('--io-max: existing whole-disk devices only, known keys, no duplicates', () => {
@@ -103,5 +117,25 @@ describe('v1 conversion: cpu.weight → cpu.shares (systemd: weight × 1024 / 10
     expect(weightToShares(1)).toBe(10);
     expect(weightToShares(50)).toBe(512);
     expect(weightToShares(10000)).toBe(102400);
+  });
+});
+
+describe('limitWarnings: valid limits that cannot do what they seem to', () => {
+  it('a CPU bandwidth above the host CPUs cannot bind: one message, the limit itself is kept', () => {
+    const quota400 = parseLimits({ cpuQuota: '400' });
+    expect(limitWarnings(quota400, 2)).toEqual(["--cpu-quota 400% is more than this host's 2 CPUs: the limit cannot bind"]);
+    expect(limitWarnings(parseLimits({ cpuQuota: '150.5' }), 1)).toEqual(["--cpu-quota 150.5% is more than this host's 1 CPU: the limit cannot bind"]);
+    expect(limitWarnings(parseLimits({ cpuMax: '500000 100000' }), 4)).toEqual([
+      "--cpu-max \"500000 100000\" allows 5 CPUs, more than this host's 4 CPUs: the limit cannot bind",
+    ]);
+    expect(formatCpuMax(quota400.cpuMax!)).toBe('400000 100000');
+  });
+
+  it('nothing to say at or below the host CPUs, for max, or without a CPU limit', () => {
+    expect(limitWarnings(parseLimits({ cpuQuota: '200' }), 2)).toEqual([]);
+    expect(limitWarnings(parseLimits({ cpuQuota: '50' }), 1)).toEqual([]);
+    expect(limitWarnings(parseLimits({ cpuMax: 'max 100000' }), 1)).toEqual([]);
+    expect(limitWarnings(parseLimits({ memoryMax: '1G', cpuWeight: '500' }), 1)).toEqual([]);
+    expect(limitWarnings(parseLimits({}), 2)).toEqual([]);
   });
 });

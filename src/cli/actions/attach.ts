@@ -1,7 +1,7 @@
-import { attach } from '../../core/attach';
+import { attach, validateAttachSpec } from '../../core/attach';
 import { attachExitCode } from '../exit-codes';
 import { notPersistedLines, openJournal } from '../journal';
-import { governanceFromFlags } from '../limits';
+import { governanceFromFlags, limitWarningLines } from '../limits';
 import type { CgroupFlagValues, LogFormat } from '../options';
 import type { StartedRecord } from '../../journal/types';
 import { detachNote, formatSummary, movedNote, resultJson } from '../output';
@@ -18,7 +18,11 @@ export interface AttachOptions extends CgroupFlagValues {
 
 export async function action(opts: AttachOptions): Promise<number> {
   const governance = governanceFromFlags(opts);
-  const journal = openJournal(opts.stateDir);
+  // Everything the user typed is checked before the state dir is probed or a warning printed
+  // (attach() checks again; nothing is opened before it).
+  validateAttachSpec({ pids: opts.pid, jobIds: opts.jobId, intent: opts.intent, governance });
+  const journal = openJournal(opts.stateDir, 'write');
+  for (const line of limitWarningLines(governance)) process.stderr.write(`${line}\n`);
   const recorder = journal.recorder();
   const detach = onDetachSignals();
   const started: StartedRecord[] = [];

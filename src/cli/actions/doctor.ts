@@ -1,14 +1,23 @@
 import { diagnose, type Diagnosis } from '../../core/doctor';
+import type { CheckSeverity } from '../../model/check';
 import { doctorExitCode } from '../exit-codes';
+
+const MARK: Record<CheckSeverity, string> = { ok: 'ok  ', warning: 'warn', missing: 'MISS' };
+
+const VERDICT: Record<CheckSeverity, string> = {
+  ok: 'fully capable',
+  warning: 'capable: every function works; see the warn lines for what is done another way',
+  missing: 'degraded: a function is lost, see the MISS lines',
+};
 
 export function renderDiagnosis(d: Diagnosis): string {
   const lines = [`kernel ${d.kernel}`, `observer ${d.observer.backend} (${d.observer.why})`, ''];
   for (const c of d.checks) {
-    lines.push(`${c.ok ? 'ok  ' : 'MISS'}  ${c.name}: ${c.detail}`);
+    lines.push(`${MARK[c.severity]}  ${c.name}: ${c.detail}`);
     if (!c.ok && c.cost) lines.push(`      costs: ${c.cost}`);
     if (!c.ok && c.fix) lines.push(`      fix:   ${c.fix}`);
   }
-  lines.push('', d.fullyCapable ? 'fully capable' : 'degraded: see MISS lines');
+  lines.push('', VERDICT[d.severity]);
   return `${lines.join('\n')}\n`;
 }
 

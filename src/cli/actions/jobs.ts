@@ -2,6 +2,7 @@ import { isSameProcessAlive } from '../../journal/identity';
 import { findResults, openJobStates, type OpenJobState } from '../../journal/query';
 import { readJournal } from '../../journal/reader';
 import type { JournalRecord, ResultJournalRecord } from '../../journal/types';
+import { shown } from '../../model/quote';
 import { exitField } from '../../model/summary';
 import { jobsShowExitCode } from '../exit-codes';
 import { openJournal } from '../journal';
@@ -126,7 +127,7 @@ function recentMatching(records: readonly JournalRecord[], limit: number, f: Job
 const wholeLife = (id: { pid: number; start_time_ticks: string | null }): boolean => isSameProcessAlive(id);
 
 export async function listAction(opts: { stateDir?: string; limit: number; json?: boolean } & JobsFilter): Promise<number> {
-  const journal = openJournal(opts.stateDir);
+  const journal = openJournal(opts.stateDir, 'read');
   const { records, problems } = readJournal(journal.dir);
   for (const p of problems) process.stderr.write(`ffrtmp: journal ${p.file}:${p.line}: ${p.reason}\n`);
   const results = recentMatching(records, opts.limit, opts);
@@ -146,7 +147,7 @@ export async function listAction(opts: { stateDir?: string; limit: number; json?
 }
 
 export async function showAction(jobId: string, opts: { stateDir?: string }): Promise<number> {
-  const journal = openJournal(opts.stateDir);
+  const journal = openJournal(opts.stateDir, 'read');
   const { records, problems } = readJournal(journal.dir);
   for (const p of problems) process.stderr.write(`ffrtmp: journal ${p.file}:${p.line}: ${p.reason}\n`);
   const open = openJobStates(records.filter((r) => r.job_id === jobId), wholeLife);
@@ -160,9 +161,9 @@ export async function showAction(jobId: string, opts: { stateDir?: string }): Pr
   const latest = results[results.length - 1];
   if (latest !== undefined) {
     process.stdout.write(`${JSON.stringify(served(latest), null, 2)}\n`);
-    if (results.length > 1) process.stderr.write(`ffrtmp: job id ${jobId} has ${results.length} Results; showing the latest\n`);
+    if (results.length > 1) process.stderr.write(`ffrtmp: job id ${shown(jobId)} has ${results.length} Results; showing the latest\n`);
     return jobsShowExitCode(true);
   }
-  process.stderr.write(`ffrtmp: no job ${jobId} in the journal in ${journal.dir}\n`);
+  process.stderr.write(`ffrtmp: no job ${shown(jobId)} in the journal in ${journal.dir}\n`);
   return jobsShowExitCode(false);
 }

@@ -37,7 +37,7 @@ export function sweptLine(swept: SweepReport | null, format: LogFormat): string 
 }
 
 export async function action(opts: { stateDir?: string; dryRun?: boolean; logFormat: LogFormat }): Promise<number> {
-  const journal = openJournal(opts.stateDir);
+  const journal = openJournal(opts.stateDir, opts.dryRun ? 'read' : 'write');
   const fmt = opts.logFormat;
   if (opts.dryRun) {
     const { inFlight, orphans, problems } = scanOrphans(journal.dir);

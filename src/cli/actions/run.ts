@@ -1,13 +1,14 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { run } from '../../core/run';
+import { dirname, resolve } from 'node:path';
+import { run, validateRunSpec } from '../../core/run';
 import { UsageError } from '../../model/errors';
+import { shown } from '../../model/quote';
 import { runExitCode } from '../exit-codes';
 import { notPersistedLines, openJournal } from '../journal';
-import { governanceFromFlags } from '../limits';
+import { governanceFromFlags, limitWarningLines } from '../limits';
 import type { ActionModule } from '../lazy';
 import type { CgroupFlagValues, LogFormat } from '../options';
-import { detachNote, formatSummary, resultJson, writeResultFile } from '../output';
+import { detachNote, formatSummary, resultJson, spawnFailureLine, writeResultFile, type SpawnPathFacts } from '../output';
 import { onDetachSignals } from '../signals';
 
 export interface RunOptions extends CgroupFlagValues {
@@ -33,8 +34,12 @@ async function runAction(rawArgs: readonly string[], command: string[], opts: Ru
   if (file === undefined) throw new UsageError('no command given after --');
   if (opts.resultFile !== undefined) checkWritableTarget(opts.resultFile);
   const governance = governanceFromFlags(opts);
+  // Everything the user typed is checked before the state dir is probed or a warning printed,
+  // so a bad input gets exactly one line (run() checks again; nothing is started before it).
+  validateRunSpec({ command: file, args, jobId: opts.jobId, intent: opts.intent, workdir: opts.workdir, governance });
+  const journal = openJournal(opts.stateDir, 'write');
+  for (const line of limitWarningLines(governance)) process.stderr.write(`${line}\n`);
 
-  const journal = openJournal(opts.stateDir);
   const recorder = journal.recorder();
   const detach = onDetachSignals();
   try {
@@ -50,12 +55,12 @@ async function runAction(rawArgs: readonly string[], command: string[], opts: Ru
     }
     for (const line of notPersistedLines(recorder, journal, [result.job_id])) process.stderr.write(`${line}\n`);
     if (opts.json) process.stderr.write(`${resultJson(result)}\n`);
-    if (result.spawn_error) process.stderr.write(`ffrtmp: cannot start ${file}: ${result.spawn_error.message}\n`);
+    if (result.spawn_error) process.stderr.write(`${spawnFailureLine(file, result.spawn_error, pathFacts(result.spawn_error.path, opts.workdir))}\n`);
     if (opts.resultFile !== undefined) {
       try {
         writeResultFile(opts.resultFile, result);
       } catch (err) {
-        process.stderr.write(`ffrtmp: the Result was not written to ${opts.resultFile}: ${(err as Error).message}\n`);
+        process.stderr.write(`ffrtmp: the Result was not written to ${shown(opts.resultFile)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
       }
     }
     return runExitCode(result, detach.received());
@@ -67,14 +72,33 @@ async function runAction(rawArgs: readonly string[], command: string[], opts: Ru
 /** --result-file must be creatable before the workload starts: nothing runs if it can't be written. */
 function checkWritableTarget(path: string): void {
   try {
-    if (statSync(path).isDirectory()) throw new UsageError(`--result-file ${path}: is a directory`);
+    if (statSync(path).isDirectory()) throw new UsageError(`--result-file ${shown(path)}: is a directory`);
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`--result-file ${path}: ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new UsageError(`--result-file ${shown(path)}: ${code ?? (err as Error).message}`);
   }
   try {
     accessSync(dirname(path), constants.W_OK);
   } catch (err) {
-    throw new UsageError(`--result-file ${path}: directory not writable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new UsageError(`--result-file ${shown(path)}: directory not writable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+}
+
+/**
+ * What the failed path is (relative paths are the workload's: they start from --workdir). A path
+ * without a slash is a name that was looked up in PATH, not a file here: not looked at.
+ */
+function pathFacts(path: string | undefined, workdir: string | undefined): SpawnPathFacts {
+  let exists = false;
+  let isDirectory = false;
+  if (path !== undefined && path.includes('/')) {
+    try {
+      isDirectory = statSync(resolve(workdir ?? '.', path)).isDirectory();
+      exists = true;
+    } catch {
+      /* missing or unreachable */
+    }
+  }
+  return { PATH: process.env.PATH, exists, isDirectory };
 }

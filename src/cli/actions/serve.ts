@@ -14,7 +14,7 @@ export async function action(opts: { listen: string; stateDir?: string; violatio
   const say = (event: string, text: string, fields: Record<string, unknown> = {}): void => {
     process.stderr.write(`${formatEvent(fmt, event, text, fields)}\n`);
   };
-  const journal = openJournal(opts.stateDir);
+  const journal = openJournal(opts.stateDir, 'read'); // an unwritable one is served as "degraded"
   const observer = selectObserver();
   const detach = onDetachSignals();
   let handle: ServerHandle;

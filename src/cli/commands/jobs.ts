@@ -1,4 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { UsageError } from '../../model/errors';
+import { quote } from '../../model/quote';
 import { lazy } from '../lazy';
 import { stateDirOption, wholeNumber } from '../options';
 
@@ -10,7 +12,7 @@ export function parseSince(value: string, now: number = Date.now()): number {
   const rel = /^(\d+)([smhd])$/.exec(value);
   if (rel) return now - Number(rel[1]) * { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[rel[2] as 's' | 'm' | 'h' | 'd'];
   const t = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(t)) throw new InvalidArgumentError(`"${value.slice(0, 40)}" is not a time (expected ISO 8601 like 2026-11-22T01:00Z, or 90s, 30m, 6h, 2d)`);
+  if (Number.isNaN(t)) throw new UsageError(`--since ${quote(value)} is not a time (expected ISO 8601 like 2026-11-22T01:00Z, or 90s, 30m, 6h, 2d)`);
   return t;
 }
 
@@ -22,7 +24,7 @@ export function parseSince(value: string, now: number = Date.now()): number {
 function listing(cmd: Command): Command {
   return cmd
     .addOption(stateDirOption())
-    .option('--limit <n>', 'how many Results', wholeNumber('a limit', 1, JOBS_MAX_LIMIT), JOBS_DEFAULT_LIMIT)
+    .option('--limit <n>', 'how many Results', wholeNumber('--limit', 'a limit', 1, JOBS_MAX_LIMIT), JOBS_DEFAULT_LIMIT)
     .option('--violations', 'only Results that are platform violations')
     .option('--intent <intent>', 'only jobs with this intent')
     .option('--since <time>', 'only jobs that ended (or started, while open) since: ISO 8601, or 90s / 30m / 6h / 2d ago', (v: string) => parseSince(v))

@@ -14,7 +14,7 @@ export function serveCommand(): Command {
     .description('serve /metrics, /violations, /health and /jobs from the journal; adopt orphaned jobs at start')
     .addOption(listenOption())
     .addOption(stateDirOption())
-    .option('--violations <n>', `violation samples kept (default ${DEFAULT_VIOLATIONS_SIZE})`, wholeNumber('a size', 1, 100_000), DEFAULT_VIOLATIONS_SIZE)
+    .option('--violations <n>', 'violation samples kept', wholeNumber('--violations', 'a size', 1, 100_000), DEFAULT_VIOLATIONS_SIZE)
     .option('--no-recover', 'do not adopt orphaned jobs at start')
     .addOption(logFormatOption())
     .action(lazy(() => import('../actions/serve')));
