@@ -24,7 +24,7 @@ const usable = isRoot && ctl.includes('cpu') && ctl.includes('memory');
 if (!usable) console.warn(`cgroup-v2 tests skipped: /sys/fs/cgroup/cgroup.controllers = ${JSON.stringify(ctl)} (needs cpu and memory, as root)`);
 const env = hostEnv();
 
-if (usable) governedSuite('governance on real cgroup v2', { env, rootFor: (rel) => path.join('/sys/fs/cgroup', rel) });
+if (usable) governedSuite('governance on real cgroup v2', { env, rootFor: (rel) => path.join('/sys/fs/cgroup', rel), instantRuns: 10 });
 
 (usable ? describe : describe.skip)('what only cgroup v2 has', () => {
   const rel = testRootName();

@@ -35,9 +35,11 @@ export interface GovernedSuiteOptions {
   env: CgroupEnv;
   /** The directory `--cgroup-root` names for the suite's private root. */
   rootFor(rel: string): string;
+  /** How many instant workloads per limit flag (fewer under emulation). */
+  instantRuns: number;
 }
 
-export function governedSuite(name: string, { env, rootFor }: GovernedSuiteOptions): void {
+export function governedSuite(name: string, { env, rootFor, instantRuns }: GovernedSuiteOptions): void {
   const v2 = env.mode === 'v2';
 
   describe(name, () => {
@@ -100,6 +102,24 @@ export function governedSuite(name: string, { env, rootFor }: GovernedSuiteOptio
 
     const cgroupOf = (pid: number): string => fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
     const leafCount = (): number => dirsOf(env, rel).reduce((n, d) => n + (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).length : 0), 0);
+
+    it(`a workload that exits at once under a limit is compliant (${instantRuns} runs per limit flag)`, async () => {
+      const dev = fs.readdirSync('/sys/dev/block').find((x) => !fs.existsSync(`/sys/dev/block/${x}/partition`) && !/^(7|1):/.test(x));
+      const flags: LimitFlags[] = [{ cpuQuota: '50' }, { cpuMax: '20000 100000' }, { cpuWeight: '300' }, { memoryMax: '64M' }, ...(dev ? [{ ioMax: `${dev} wbps=10485760` }] : [])];
+      const reasons = new Map<string, number>();
+      for (const f of flags) {
+        for (let i = 0; i < instantRuns; i++) {
+          const fail = i % 2 === 1;
+          const r = await run({ command: fail ? 'false' : 'true', jobId: `instant-${i}`, governance: governance(f) });
+          const key = `${Object.keys(f)[0]}:${r.platform_sla_reason}`;
+          reasons.set(key, (reasons.get(key) ?? 0) + 1);
+          if (!r.platform_sla_compliant) expect.fail(`${JSON.stringify(f)} run ${i}: ${r.platform_sla_reason}: ${JSON.stringify(r.cgroup?.problems)}`);
+          expect(r.platform_sla_reason).toBe(fail ? 'workload_failed_platform_ok' : 'completed_successfully');
+        }
+      }
+      expect([...reasons.values()].reduce((a, b) => a + b, 0)).toBe(flags.length * instantRuns);
+      expect(leafCount()).toBe(0);
+    }, 120_000);
 
     it('every limit written, read back and reported; usage read; leaves removed', async () => {
       const r = await run({ command: 'sh', args: ['-c', 'i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done'], jobId: 'limits', governance: governance({ cpuMax: '50000 100000', cpuWeight: '250', memoryMax: `${64 * 1024 * 1024 + 100}` }), recorder: journal.recorder() });

@@ -10,5 +10,5 @@ import { hostEnv, isRoot, rootFlagFor } from './support';
 const env = hostEnv();
 const v1Usable = isRoot && (env.mode === 'v1' || env.mode === 'hybrid') && ['cpu', 'cpuacct', 'memory'].every((c) => env.v1.some((h) => h.controllers.includes(c)));
 
-if (v1Usable) governedSuite('governance on real v1 cgroups', { env, rootFor: (rel) => rootFlagFor(env, rel) });
+if (v1Usable) governedSuite('governance on real v1 cgroups', { env, rootFor: (rel) => rootFlagFor(env, rel), instantRuns: 100 });
 else describe.skip('governance on real v1 cgroups (needs root and v1 cpu, cpuacct, memory)', () => undefined);

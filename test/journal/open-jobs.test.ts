@@ -1,0 +1,97 @@
+/**
+ * The node's open jobs (src/journal/open-jobs.ts): claims, the older-claim-wins rule, what counts
+ * as open, and the recorder keeping the index in step with the journal.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { identityOf } from '../../src/journal/identity';
+import { Journal } from '../../src/journal/journal';
+import { isOpen, OpenJobs } from '../../src/journal/open-jobs';
+import type { ProcessIdentity } from '../../src/journal/types';
+import { exited, testTempDir } from '../helpers';
+import { aResult, aStarted, runIdOf } from '../support/fixtures';
+
+let dir: string;
+beforeEach(() => {
+  dir = testTempDir('open-jobs');
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const me = identityOf(process.pid);
+const dead: ProcessIdentity = { pid: 2 ** 22 - 3, start_time_ticks: '1' };
+const claim = (job_id: string, run = runIdOf(`${job_id}-${Math.random()}`)) => ({ run_id: run, job_id, mode: 'run' as const });
+
+describe('open jobs', () => {
+  it('a claim holds its job id until released; other ids are free', () => {
+    const open = new OpenJobs(dir);
+    const a = claim('cam-1');
+    expect(open.claim([a], me, 1000)).toEqual([]);
+    expect(open.claim([claim('cam-2')], me, 1001)).toEqual([]);
+    const held = open.claim([claim('cam-1')], me, 1002);
+    expect(held.map((h) => [h.job_id, h.run_id])).toEqual([['cam-1', a.run_id]]);
+    expect(open.list().map((e) => e.job_id).sort()).toEqual(['cam-1', 'cam-2']); // the loser left nothing
+    open.release(a.run_id);
+    expect(open.claim([claim('cam-1')], me, 1003)).toEqual([]);
+  });
+
+  it('of two claims made at once, the older wins (then the smaller run id): exactly one, whoever looks', () => {
+    const open = new OpenJobs(dir);
+    const older = claim('same', '00000000000000aa');
+    const newer = claim('same', '00000000000000bb');
+    // Both entries exist when each claimant looks (the race): write both, as two claimants would.
+    expect(open.claim([older], me, 5000)).toEqual([]);
+    const lost = open.claim([newer], me, 5000);
+    expect(lost.map((h) => h.run_id)).toEqual([older.run_id]);
+    expect(open.list().map((e) => e.run_id)).toEqual([older.run_id]);
+    // (Real simultaneous starts, four processes at once: test/cli/attach-safety.test.ts.)
+  });
+
+  it('a batch claim is all or nothing', () => {
+    const open = new OpenJobs(dir);
+    expect(open.claim([claim('x')], me)).toHaveLength(0);
+    expect(open.claim([claim('y'), claim('x'), claim('z')], me)).toHaveLength(1);
+    expect(open.list().map((e) => e.job_id)).toEqual(['x']);
+  });
+
+  it('open means: the workload is alive, or (not yet known / not detached) its wrapper is', async () => {
+    const alive = spawn('sleep', ['30'], { stdio: 'ignore' });
+    await new Promise((r) => alive.once('spawn', r));
+    try {
+      const workload = identityOf(alive.pid!);
+      const base = { run_id: 'r', job_id: 'j', mode: 'run' as const };
+      expect(isOpen({ ...base, identity: null, wrapper: me, detached: false })).toBe(true); // being started
+      expect(isOpen({ ...base, identity: null, wrapper: dead, detached: false })).toBe(false); // died before the start
+      expect(isOpen({ ...base, identity: workload, wrapper: dead, detached: false })).toBe(true); // orphan, still running
+      expect(isOpen({ ...base, identity: workload, wrapper: dead, detached: true })).toBe(true); // detached, still running
+      expect(isOpen({ ...base, identity: { pid: alive.pid!, start_time_ticks: '1' }, wrapper: dead, detached: true })).toBe(false); // pid reused
+      expect(isOpen({ ...base, identity: dead, wrapper: me, detached: true })).toBe(false); // let go, and it ended
+    } finally {
+      alive.kill('SIGKILL');
+      await exited(alive);
+    }
+  });
+
+  it('a stale claim (wrapper gone before any start) does not hold the job id', () => {
+    const open = new OpenJobs(dir);
+    expect(open.claim([claim('stale')], dead)).toEqual([]);
+    expect(open.claim([claim('stale')], me)).toEqual([]);
+  });
+
+  it('the journal recorder keeps the index in step: claimed, started, released with the Result', () => {
+    const j = new Journal({ dir });
+    const rec = j.recorder();
+    const run = runIdOf('kept');
+    expect(rec.claim([{ run_id: run, job_id: 'kept', mode: 'run' }])).toEqual([]);
+    const open = new OpenJobs(dir);
+    expect(open.list()).toEqual([expect.objectContaining({ run_id: run, identity: null })]);
+    rec.governed(run, ['/sys/fs/cgroup/memory/x/kept.' + run]);
+    rec.started(aStarted('kept', { run_id: run }));
+    expect(open.list()).toEqual([expect.objectContaining({ run_id: run, identity: { pid: process.pid, start_time_ticks: '12345' }, leaves: ['/sys/fs/cgroup/memory/x/kept.' + run] })]);
+    rec.detached({ type: 'detached', run_id: run, job_id: 'kept', mode: 'run', pid: process.pid, start_time: 'x', detached_at: 'y' });
+    expect(open.list()[0]).toMatchObject({ detached: true });
+    const adopter = j.recorder({ adopting: [{ ...aStarted('kept', { run_id: run }), v: 1, wrapper: dead }] });
+    adopter.finished(aResult('kept'), run);
+    expect(open.list()).toEqual([]);
+  });
+});
