@@ -30,7 +30,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { JournalRecord } from '../journal/types';
-import { OpenJobs } from './open-jobs';
+import { RunningJobs } from './running';
 import { REASON_LABELS, reasonLabel, type ReasonLabel } from './reasons';
 
 export const EXIT_LABELS = ['0', 'non_zero', 'signal', 'unknown'] as const;
@@ -67,7 +67,7 @@ export class JobMetrics {
   private readonly byExit: Counter<'exit'>;
   private readonly byReason: Counter<'reason'>;
   private readonly running: Gauge;
-  private readonly openJobs = new OpenJobs();
+  private readonly runningJobs = new RunningJobs();
   private readonly rate: Gauge;
   private rateRegistered = false;
   private readonly snap: MetricsSnapshot = {
@@ -124,9 +124,9 @@ export class JobMetrics {
 
   /** The only mutator: one journal record in, its increments out. */
   applyRecord(record: JournalRecord): void {
-    this.openJobs.apply(record);
-    if (this.snap.running !== this.openJobs.count) {
-      this.snap.running = this.openJobs.count;
+    this.runningJobs.apply(record);
+    if (this.snap.running !== this.runningJobs.count) {
+      this.snap.running = this.runningJobs.count;
       this.running.set(this.snap.running);
     }
     if (record.type === 'started') {

@@ -7,7 +7,7 @@ import { readJournal } from '../../src/journal/reader';
 import type { JournalRecord } from '../../src/journal/types';
 import type { SlaReason } from '../../src/model/sla';
 import { JobMetrics, exitLabel } from '../../src/visibility/metrics';
-import { MAX_EARLY_RESULTS, OpenJobs } from '../../src/visibility/open-jobs';
+import { MAX_EARLY_RESULTS, RunningJobs } from '../../src/visibility/running';
 import { aResult, aStarted, type ResultOver, runIdOf } from '../support/fixtures';
 
 const result = (i: number, over: ResultOver & { job_id?: string } = {}) => aResult(over.job_id ?? `job-${i}`, { pid: 1000 + i, ...over });
@@ -232,12 +232,12 @@ describe('JobMetrics', () => {
   });
 });
 
-describe('OpenJobs', () => {
+describe('RunningJobs', () => {
   const started = (run_id: string) => ({ type: 'started', run_id, pid: 5 });
   const ended = (run_id: string, pid: number | null = 5) => ({ type: 'result', run_id, pid });
 
   it('remembers at most MAX_EARLY_RESULTS early results, the oldest forgotten first', () => {
-    const o = new OpenJobs();
+    const o = new RunningJobs();
     for (let i = 0; i <= MAX_EARLY_RESULTS; i++) o.apply(ended(`early-${i}`));
     o.apply(started(`early-${MAX_EARLY_RESULTS}`)); // remembered: stays closed
     expect(o.count).toBe(0);
@@ -246,7 +246,7 @@ describe('OpenJobs', () => {
   });
 
   it('a Result without a pid (never started) takes no room among the early results', () => {
-    const o = new OpenJobs();
+    const o = new RunningJobs();
     o.apply(ended('adopted-early'));
     for (let i = 0; i < MAX_EARLY_RESULTS; i++) o.apply(ended(`spawn-failed-${i}`, null));
     o.apply(started('adopted-early'));

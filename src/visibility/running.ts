@@ -17,7 +17,7 @@
 /** Early results remembered at most (see above). */
 export const MAX_EARLY_RESULTS = 10_000;
 
-export class OpenJobs {
+export class RunningJobs {
   private readonly open = new Set<string>();
   /** run_ids whose result was read before any started record (insertion order = age). */
   private readonly ended = new Set<string>();
