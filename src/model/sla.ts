@@ -14,7 +14,11 @@ export const SLA_REASONS = {
   workload_failed_platform_ok: true,
   /** attach: the process ended and the wrapper observed the end (status may still be unknown). */
   observed_to_completion: true,
-  /** run/attach: the wrapper was told to stop (SIGINT/SIGTERM/SIGHUP); the workload keeps running. */
+  /**
+   * run/attach: the wrapper was told to stop (SIGINT/SIGTERM/SIGHUP); the workload keeps running.
+   * Only on the line printed at the detach (and run()'s provisional return): it is never a
+   * journaled Result, because the job is not over; its adopter records the end.
+   */
   detached_workload_continues: true,
   /** run: the command could not be executed (ENOENT, EACCES, ENOEXEC, bad --workdir): the user's input, not the platform. */
   workload_not_startable: true,
@@ -36,7 +40,7 @@ export const SLA_REASONS = {
   cgroup_permission_denied: false,
   /** run/attach: the cgroup root lies inside a systemd unit that is not delegated to us (Delegate=yes): we do not write into systemd's cgroups. */
   cgroup_not_delegated: false,
-  /** run/attach: the workload could not be placed in (or was not found in) its job cgroup: cgroup.procs write failed, verification mismatch, or the job cgroup is held by another live job with the same id. */
+  /** run/attach: the workload could not be placed in (or was not found in) its job cgroup: cgroup.procs write failed, verification mismatch after an attach move, or the leaf's directory already existed (never taken over). */
   cgroup_placement_failed: false,
   /** attach: the memory limit is at or below the process's current usage (VmRSS), so it was refused rather than OOM-kill the workload at once. */
   memory_limit_below_usage: false,
