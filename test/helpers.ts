@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
@@ -200,4 +201,26 @@ export function waitStarted(pid: number, timeoutMs = 60_000): Promise<true> {
     }
     return text.split('\n').some((l) => l.startsWith('{"type":"started"') && l.includes(`"pid":${pid},`)) || false;
   }, timeoutMs);
+}
+
+/** A TCP port free on 127.0.0.1 right now (for servers a test starts: nginx, Prometheus). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** afterEach of suites that start ffrtmp processes: stop the ones still running (SIGTERM: they detach) and wait for them. */
+export async function stopAll(children: ChildProcess[], signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  for (const c of children.splice(0)) {
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill(signal);
+      await exited(c);
+    }
+  }
 }

@@ -1,17 +1,8 @@
 /** The cgroup layer's internal state. The shapes that reach the Result are in src/model/cgroup-report.ts. */
-import type { Resource } from './detect';
+import type { LeafPlan } from './plan';
 
-/** One job directory in one hierarchy. */
-export interface LeafState {
-  readonly kind: 'v2' | 'v1';
-  readonly mountPoint: string;
-  readonly dir: string;
-  /** v1: controllers of the hierarchy; v2: controllers we needed enabled for it. */
-  readonly controllers: readonly string[];
-  /** What this leaf is used for. */
-  readonly resources: readonly Resource[];
-  /** Carries at least one requested limit (placement failure here is a violation). */
-  readonly governs: boolean;
+/** One job directory in one hierarchy: its plan, and what became of it. */
+export interface LeafState extends LeafPlan {
   /** We made the directory (mkdir succeeded). */
   created: boolean;
   /**

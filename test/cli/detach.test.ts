@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readJournal } from '../../src/journal/reader';
 import type { ResultJournalRecord, StartedJournalRecord } from '../../src/journal/types';
 import { loadNative } from '../../src/native/load';
-import { exited, ffrtmp, killQuietly, startFfrtmp, testTempDir, waitFor } from '../helpers';
+import { exited, ffrtmp, killQuietly, startFfrtmp, stopAll, testTempDir, waitFor } from '../helpers';
 
 const native = loadNative();
 const infoExit = native.available && native.native.capabilities().pidfdInfoExit;
@@ -20,12 +20,7 @@ const dir = testTempDir('detach-state');
 const children: ReturnType<typeof startFfrtmp>[] = [];
 const pids: number[] = [];
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill('SIGTERM');
-      await exited(c);
-    }
-  }
+  await stopAll(children);
   for (const p of pids.splice(0)) killQuietly(p);
 });
 afterAll(async () => {
@@ -81,14 +76,20 @@ describe('a detach is not an end', () => {
 });
 
 describe('ffrtmp serve adopts continuously, not only at its start', () => {
-  it('a wrapper killed -9 while serve runs: serve records the job\'s end', async () => {
+  /** A serve (adopting, the default) and then a wrapper running WORK as `jobId`, once it has started. */
+  async function serveThenRun(jobId: string) {
     const serve = startFfrtmp(['serve', '--listen', '127.0.0.1:0', '--state-dir', dir]);
     children.push(serve);
     await waitFor(() => /listening on/.test(serve.output().stderr));
-    const w = startFfrtmp(['run', '--state-dir', dir, '--job-id', 'wrapper-killed', '--memory-max', '256M', '--', 'sh', '-c', WORK]);
+    const w = startFfrtmp(['run', '--state-dir', dir, '--job-id', jobId, '--memory-max', '256M', '--', 'sh', '-c', WORK]);
     children.push(w);
-    const s = await started('wrapper-killed');
+    const s = await started(jobId);
     pids.push(s.pid);
+    return { serve, w, s };
+  }
+
+  it('a wrapper killed -9 while serve runs: serve records the job\'s end', async () => {
+    const { serve, w, s } = await serveThenRun('wrapper-killed');
     w.kill('SIGKILL');
     await exited(w);
     await waitFor(() => /adopted job wrapper-killed/.test(serve.output().stderr), 10_000);
@@ -98,13 +99,7 @@ describe('ffrtmp serve adopts continuously, not only at its start', () => {
   }, 60_000);
 
   it('a job detached while serve runs: serve records its end', async () => {
-    const serve = startFfrtmp(['serve', '--listen', '127.0.0.1:0', '--state-dir', dir]);
-    children.push(serve);
-    await waitFor(() => /listening on/.test(serve.output().stderr));
-    const w = startFfrtmp(['run', '--state-dir', dir, '--job-id', 'detached-live', '--memory-max', '256M', '--', 'sh', '-c', WORK]);
-    children.push(w);
-    const s = await started('detached-live');
-    pids.push(s.pid);
+    const { serve, w, s } = await serveThenRun('detached-live');
     w.kill('SIGINT');
     expect(await exited(w)).toMatchObject({ code: 130 });
     const r = await resultOf('detached-live');

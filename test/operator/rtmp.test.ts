@@ -9,13 +9,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readJournal } from '../../src/journal/reader';
 import type { ResultJournalRecord, StartedJournalRecord } from '../../src/journal/types';
 import { loadNative } from '../../src/native/load';
-import { exited, ffrtmp, killQuietly, parseJsonLines, startFfrtmp, summaries, testTempDir, waitFor } from '../helpers';
+import { exited, ffrtmp, killQuietly, parseJsonLines, startFfrtmp, summaries, testTempDir, waitFor, freePort } from '../helpers';
 
 const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -25,16 +24,6 @@ const native = loadNative();
 const infoExit = native.available && native.native.capabilities().pidfdInfoExit;
 const cgroups = process.env.FFRTMP_CGROUP_ROOT !== undefined && process.geteuid?.() === 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!ready)('operator: ffmpeg pushing live streams to nginx-rtmp, governed by ffrtmp', () => {
   const work = testTempDir('rtmp');

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readStartTimeTicks } from '../../src/journal/identity';
 import { Journal } from '../../src/journal/journal';
 import { readJournal } from '../../src/journal/reader';
-import { exited, ffrtmp, isAlive, killQuietly, startFfrtmp, SUMMARY_LINE, summary, waitFor } from '../helpers';
+import { exited, ffrtmp, isAlive, killQuietly, startFfrtmp, SUMMARY_LINE, summary, waitFor, stopAll } from '../helpers';
 import type { Result } from '../../src/model/result';
 import { aResult as result, runIdOf } from '../support/fixtures';
 import { FAKE_WRAPPER_JS, useJournalChildren } from '../support/transpile-journal';
@@ -18,12 +18,7 @@ const children: ChildProcess[] = [];
 const pids: number[] = [];
 
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill('SIGKILL');
-      await exited(c);
-    }
-  }
+  await stopAll(children, 'SIGKILL');
   for (const p of pids.splice(0)) killQuietly(p);
 });
 const newDir = (): string => kids.stateDir();

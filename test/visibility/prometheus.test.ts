@@ -6,13 +6,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/journal';
 import type { StartedRecord } from '../../src/journal/types';
-import { exited, killQuietly, startFfrtmp, waitFor } from '../helpers';
+import { exited, killQuietly, startFfrtmp, waitFor, freePort } from '../helpers';
 import { aResult, runIdOf } from '../support/fixtures';
 
 const has = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
@@ -73,16 +72,6 @@ async function startServe(dir: string): Promise<string> {
   return m[1]!;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!HAVE_PROMTOOL)('promtool', () => {
   it('`promtool check metrics` accepts /metrics (empty journal and with data)', async () => {
