@@ -8,11 +8,13 @@
  * For each N, in one run and side by side, on the same kind of processes (N `sleep`s that are
  * NOT our children: a shell starts them and exits, so they belong to PID 1):
  *
- *  - ffrtmp:       what `ffrtmp attach --pid ... --memory-max` does per process: pidfd_open +
- *                  epoll watch (the observer), one job cgroup per process (mkdir of a leaf in each
- *                  hierarchy used, memory limit written and read back, the VmRSS check), one
- *                  cgroup.procs write(2) per hierarchy, then verification through the pidfd and
- *                  /proc/<pid>/cgroup. In-process, one process after another.
+ *  - ffrtmp:       `ffrtmp attach --pid <all N> --memory-max M` as the CLI runs it: the library's
+ *                  attach() with a journal in a temporary state dir. Per process: the refusal
+ *                  checks (PID 1, kernel threads, ancestors, already governed), the job-id claim,
+ *                  pidfd_open + epoll watch, one job cgroup (a leaf in the memory hierarchy only:
+ *                  the limit asked for; the limit written and read back, the VmRSS check), one
+ *                  cgroup.procs write(2), verification through the pidfd and /proc/<pid>/cgroup,
+ *                  and the `started` record appended and fsync'd.
  *  - cgclassify (batch):   `cgcreate` + `cgset memory.limit_in_bytes` once, then ONE
  *                  `cgclassify -g <ctls>:<one cgroup> <all N pids>`: everybody in one shared
  *                  cgroup, nothing verified. The cheapest possible use of the tool.
@@ -20,8 +22,9 @@
  *                  `cgset`, `cgclassify` (three exec's), one cgroup each, nothing verified.
  *
  * Reported: attaches per second and the time until all N are governed (wall clock from the
- * first action to the last process placed). Everything is created under
- * `<mount>/ffrtmp-bench-<hex>` and removed afterwards.
+ * first action to the last process placed; for ffrtmp, to the last `started` record on disk),
+ * and for ffrtmp the interval between two processes governed (p50/p99). Everything is created
+ * under `<mount>/ffrtmp-bench-<hex>` and removed afterwards.
  */
 const { execFileSync, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -105,53 +108,62 @@ function stats(samplesMs) {
 }
 
 async function benchFfrtmp(n, rel, memoryMax, lib) {
-  const { Governance } = lib.govern;
+  const { attach } = lib.attach;
+  const { Journal } = lib.journal;
   const { parseLimits } = lib.limits;
   const { detectCgroups } = lib.detect;
-  const observer = lib.select.selectObserver();
   const env = detectCgroups();
   const mount = env.v1.find((h) => h.controllers.includes('memory'))?.mountPoint ?? env.v2.mountPoint;
   const governance = { limits: parseLimits({ memoryMax }), cgroupRoot: path.join(mount, rel, 'ffrtmp'), env };
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ffrtmp-bench-state-'));
   const pids = startOrphans(n);
   await new Promise((r) => setTimeout(r, 200));
-  const per = [];
-  const watches = [];
-  let ok = 0;
-  const problems = {};
+  const governedAt = [];
+  const ac = new AbortController();
+  const started = [];
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const a0 = performance.now();
-    const adopted = observer.attach(pids[i]);
-    watches.push(adopted.watch);
-    const gov = Governance.create(`bench-${i}`, 'attach', governance, pids[i]);
-    const out = await gov.attach({ pid: pids[i], pidfd: adopted.pidfd >= 0 ? adopted.pidfd : null });
-    per.push(performance.now() - a0);
-    if (out && out.status === 'attached' && gov.job.violation() === null) ok++;
-    else problems[out ? out.status : 'none'] = (problems[out ? out.status : 'none'] ?? 0) + 1;
-  }
-  const totalMs = performance.now() - t0;
+  const done = attach({
+    pids,
+    jobIds: pids.map((_, i) => `bench-${i}`),
+    governance,
+    signal: ac.signal,
+    recorder: new Journal({ dir: stateDir }).recorder(),
+    onStarted: (s) => {
+      governedAt.push(performance.now());
+      started.push(s);
+    },
+  });
+  await new Promise((resolve) => {
+    const t = setInterval(() => governedAt.length >= n && (clearInterval(t), resolve()), 1);
+  });
+  const totalMs = governedAt[governedAt.length - 1] - t0;
+  const gaps = governedAt.map((t, i) => t - (i === 0 ? t0 : governedAt[i - 1]));
+  const ok = started.filter((s) => s.cgroup_report && s.cgroup_report.problems.every((p) => !p.violation) && s.cgroup_report.leaves.length > 0).length;
   // Spot-check from outside: every process really is in its own leaf.
   let inPlace = 0;
   for (let i = 0; i < n; i++) {
     const cg = fs.readFileSync(`/proc/${pids[i]}/cgroup`, 'utf8');
-    if (cg.includes(`/${rel}/ffrtmp/bench-${i}\n`)) inPlace++;
+    if (new RegExp(`/${rel}/ffrtmp/bench-${i}\\.[0-9a-f]{16}\n`).test(cg)) inPlace++;
   }
-  for (const w of watches) w.close();
+  ac.abort('bench done'); // detach: the leaves stay with the sleeps, removed with the tree below
+  await done;
   killAll(pids);
   await waitGone(pids);
+  fs.rmSync(stateDir, { recursive: true, force: true });
   return {
-    method: 'ffrtmp', n, governed: ok, in_place_checked: inPlace, problems, verified: true,
-    cgroups: 'one per process', hierarchies: env.mode === 'v2' ? 'v2' : 'memory + cpuacct (v1)',
-    total_ms: +totalMs.toFixed(1), attaches_per_s: +(n / (totalMs / 1000)).toFixed(1), per_attach: stats(per),
+    method: 'ffrtmp attach (journaled, claimed, verified)', n, governed: ok, in_place_checked: inPlace, problems: {}, verified: true,
+    cgroups: 'one per process', hierarchies: env.mode === 'v2' ? 'v2' : 'memory (v1)',
+    total_ms: +totalMs.toFixed(1), attaches_per_s: +(n / (totalMs / 1000)).toFixed(1), per_attach: stats(gaps),
   };
 }
 
-function ctlsFor(env) {
-  return env.mode === 'v2' ? 'memory,cpu' : 'memory,cpuacct';
+/** The same hierarchy ffrtmp uses for a memory limit: memory only. */
+function ctlsFor() {
+  return 'memory';
 }
 
 async function benchCgBatch(n, rel, memoryBytes, env) {
-  const ctls = ctlsFor(env);
+  const ctls = ctlsFor();
   const pids = startOrphans(n);
   await new Promise((r) => setTimeout(r, 200));
   const group = `${rel}/cgclassify-batch`;
@@ -172,7 +184,7 @@ async function benchCgBatch(n, rel, memoryBytes, env) {
 }
 
 async function benchCgPerJob(n, rel, memoryBytes, env) {
-  const ctls = ctlsFor(env);
+  const ctls = ctlsFor();
   const pids = startOrphans(n);
   await new Promise((r) => setTimeout(r, 200));
   const per = [];
@@ -212,16 +224,16 @@ async function main() {
     process.stderr.write('attach-throughput: needs root (it creates cgroups); skipped\n');
     process.exit(77);
   }
-  if (!fs.existsSync(path.join(DIST, 'cgroup', 'govern.js'))) {
+  if (!fs.existsSync(path.join(DIST, 'core', 'attach.js'))) {
     process.stderr.write('attach-throughput: run `npm run build` first\n');
     process.exit(2);
   }
   const haveCg = spawnSync('cgclassify', ['--help']).status !== null;
   const lib = {
-    govern: require(path.join(DIST, 'cgroup', 'govern.js')),
+    attach: require(path.join(DIST, 'core', 'attach.js')),
+    journal: require(path.join(DIST, 'journal', 'journal.js')),
     limits: require(path.join(DIST, 'cgroup', 'limits.js')),
     detect: require(path.join(DIST, 'cgroup', 'detect.js')),
-    select: require(path.join(DIST, 'observer', 'select.js')),
   };
   const env = lib.detect.detectCgroups();
   const rel = `ffrtmp-bench-${crypto.randomBytes(4).toString('hex')}`;
