@@ -39,7 +39,8 @@ import { freezeResult } from '../model/build-result';
 import { UNKNOWN_EXIT, type Result } from '../model/result';
 import { isSameProcessAlive, ownIdentity, readStartTimeTicks } from '../journal/identity';
 import { Journal } from '../journal/journal';
-import { classifyUnfinished, findResultByRunId } from '../journal/query';
+import { JournalFollower } from '../journal/follower';
+import { classifyUnfinished } from '../journal/query';
 import { readJournal, type JournalProblem } from '../journal/reader';
 import type { DetachedRecord, JobRecorder, JournalError, JournalRecord, StartedJournalRecord, StartedRecord } from '../journal/types';
 import { sweep, type SweepReport } from './sweep';
@@ -68,6 +69,11 @@ export type AdoptionOutcome =
 
 export interface RecoverOptions {
   stateDir: string;
+  /**
+   * Whether the journal has a Result for `runId` now (asked after each claim). Default: the
+   * journal is followed from the scan on, so each answer reads only what was appended since.
+   */
+  hasResult?: (runId: string) => boolean;
   /** Default: the core's selectObserver(). */
   observer?: ExitObserver;
   /** Aborting detaches from every adopted process: nothing is written for them. */
@@ -121,7 +127,7 @@ class AdoptionProbe implements JobRecorder {
 /** run_ids this process is adopting right now (claims identify processes, not calls). */
 const adoptingHere = new Set<string>();
 
-async function adoptOne(orphan: StartedJournalRecord, journal: Journal, opts: RecoverOptions): Promise<AdoptionOutcome> {
+async function adoptOne(orphan: StartedJournalRecord, journal: Journal, opts: RecoverOptions & { hasResult: (runId: string) => boolean }): Promise<AdoptionOutcome> {
   if (adoptingHere.has(orphan.run_id)) {
     return { kind: 'skipped', orphan, why: 'claimed_by_other', detail: 'already being adopted by this process' };
   }
@@ -133,7 +139,7 @@ async function adoptOne(orphan: StartedJournalRecord, journal: Journal, opts: Re
   }
 }
 
-async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts: RecoverOptions): Promise<AdoptionOutcome> {
+async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts: RecoverOptions & { hasResult: (runId: string) => boolean }): Promise<AdoptionOutcome> {
   const stateDir = journal.dir;
   let claim;
   try {
@@ -143,8 +149,8 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
   }
   if (!claim.claimed) return { kind: 'skipped', orphan, why: 'claimed_by_other', detail: claim.reason };
 
-  // A previous owner writes its Result before it dies: re-reading after the claim sees it.
-  if (findResultByRunId(readJournal(stateDir).records, orphan.run_id) !== null) {
+  // A previous owner writes its Result before it dies: looking again after the claim sees it.
+  if (opts.hasResult(orphan.run_id)) {
     releaseClaims(stateDir, orphan.run_id);
     return { kind: 'skipped', orphan, why: 'already_recorded' };
   }
@@ -228,30 +234,71 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
 }
 
 /**
- * Adopts every orphan in the journal of `stateDir` (see the header). Resolves when every adopted
- * process has ended (or `signal` detached). Never throws for a single job's trouble: each orphan
- * gets an outcome.
+ * A reader of the journal from one scan on: `scan()` reads it whole once; `hasResult()` then reads
+ * only what was appended since (a follower keeps the offsets), so looking again after each claim
+ * costs the new bytes, not the whole journal.
  */
-export async function recover(opts: RecoverOptions): Promise<RecoverReport> {
-  const journal = new Journal({ dir: opts.stateDir });
-  const { inFlight, orphans, problems, records } = scanOrphans(journal.dir);
-  // The sweep touches only jobs that have ended, so it need not wait for the adoptions (which
-  // last as long as the adopted workloads do).
-  const swept = opts.signal?.aborted ? null : await sweep(journal.dir, records);
-  // Orphans this process is adopting already (an earlier pass of `serve`) are not news.
-  const fresh = orphans.filter((o) => !adoptingHere.has(o.run_id));
-  const outcomes = await Promise.all(
-    fresh.map(async (orphan) => {
-      let outcome: AdoptionOutcome;
-      try {
-        outcome = await adoptOne(orphan, journal, opts);
-      } catch (err) {
-        outcome = { kind: 'skipped', orphan, why: 'claim_failed', detail: (err as Error).message };
-      }
-      opts.onOutcome?.(outcome);
-      return outcome;
-    }),
-  );
-  return { inFlight, outcomes, problems, swept };
+function followJournal(stateDir: string): { scan(): { records: JournalRecord[]; problems: JournalProblem[] }; hasResult(runId: string): boolean } {
+  const ended = new Set<string>();
+  let sink: JournalRecord[] | null = null;
+  const problems: JournalProblem[] = [];
+  const follower = new JournalFollower({
+    dir: stateDir,
+    onRecord: (r) => {
+      sink?.push(r);
+      if (r.type === 'result') ended.add(r.run_id);
+    },
+    onProblem: (p) => problems.push(p),
+  });
+  return {
+    scan() {
+      sink = [];
+      follower.sync();
+      const records = sink;
+      sink = null;
+      return { records, problems: [...problems] };
+    },
+    hasResult(runId) {
+      follower.sync();
+      return ended.has(runId);
+    },
+  };
 }
 
+/**
+ * Adopts these orphans (each settles to an outcome, in completion order through `onOutcome`).
+ * Orphans this process is adopting already (an earlier pass of `serve`) are left to that pass.
+ */
+export async function adoptOrphans(orphans: readonly StartedJournalRecord[], opts: RecoverOptions & { hasResult: (runId: string) => boolean }): Promise<AdoptionOutcome[]> {
+  const journal = new Journal({ dir: opts.stateDir });
+  return Promise.all(
+    orphans
+      .filter((o) => !adoptingHere.has(o.run_id))
+      .map(async (orphan) => {
+        let outcome: AdoptionOutcome;
+        try {
+          outcome = await adoptOne(orphan, journal, opts);
+        } catch (err) {
+          outcome = { kind: 'skipped', orphan, why: 'claim_failed', detail: (err as Error).message };
+        }
+        opts.onOutcome?.(outcome);
+        return outcome;
+      }),
+  );
+}
+
+/**
+ * Adopts every orphan in the journal of `stateDir` (see the header), after a sweep. Resolves when
+ * every adopted process has ended (or `signal` detached). Never throws for a single job's
+ * trouble: each orphan gets an outcome.
+ */
+export async function recover(opts: RecoverOptions): Promise<RecoverReport> {
+  const journal = followJournal(opts.stateDir);
+  const { records, problems } = journal.scan();
+  const { inFlight, orphans } = classifyUnfinished(records, (r) => isSameProcessAlive(r.wrapper));
+  // The sweep touches only jobs that have ended, so it need not wait for the adoptions (which
+  // last as long as the adopted workloads do).
+  const swept = opts.signal?.aborted ? null : await sweep(opts.stateDir, records);
+  const outcomes = await adoptOrphans(orphans, { ...opts, hasResult: opts.hasResult ?? ((id) => journal.hasResult(id)) });
+  return { inFlight, outcomes, problems, swept };
+}

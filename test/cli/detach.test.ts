@@ -98,6 +98,15 @@ describe('ffrtmp serve adopts continuously, not only at its start', () => {
     expectRecordedEnd(r, s, 3);
   }, 60_000);
 
+  it('a wrapper that ends normally while serve runs: serve adopts nothing and says nothing about it', async () => {
+    const { serve, w } = await serveThenRun('ends-normally');
+    expect(await exited(w)).toMatchObject({ code: 3 });
+    const r = await resultOf('ends-normally');
+    expect(r.adopted_by).toBeUndefined();
+    await new Promise((res) => setTimeout(res, 300)); // the wrapper's exit reached serve's custodian
+    expect(serve.output().stderr).not.toMatch(/ends-normally/);
+  }, 60_000);
+
   it('a job detached while serve runs: serve records its end', async () => {
     const { serve, w, s } = await serveThenRun('detached-live');
     w.kill('SIGINT');

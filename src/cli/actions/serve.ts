@@ -49,18 +49,19 @@ export async function action(opts: { listen: string; stateDir?: string; violatio
     ? new Custodian({
         stateDir: journal.dir,
         observer,
+        syncJournal: () => handle.sync(),
         onAdopted: (o) => say('adopted', `adopted job ${o.job_id} (pid ${o.pid}); watching until it exits`, { job_id: o.job_id, pid: o.pid }),
         onOutcome: (o) => process.stderr.write(`${renderOutcome(o, fmt)}\n`),
-        onPass: (report) => {
-          const line = sweptLine(report.swept, fmt);
+        onSwept: (report) => {
+          const line = sweptLine(report, fmt);
           if (line !== null) process.stderr.write(`${line}\n`);
         },
-        onError: (err: unknown) => say('recover_failed', `adoption pass failed: ${String(err)}`),
+        onError: (err: unknown) => say('recover_failed', `adoption failed: ${String(err)}`),
       })
     : null;
   if (custodian !== null) {
     handle.on('record', (r: JournalRecord) => custodian.onRecord(r));
-    custodian.start();
+    void custodian.start();
   }
 
   await new Promise<void>((resolve) => {
