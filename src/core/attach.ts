@@ -10,7 +10,7 @@ import { validateIntent } from '../model/intent';
 import { generateJobId, validateJobId } from '../model/job-id';
 import { UNKNOWN_EXIT, type Result } from '../model/result';
 import { newRunId } from '../model/run-id';
-import { PF_KTHREAD, readProcStat } from '../observer/procfs';
+import { PF_KTHREAD, readProcStat, type ProcStat } from '../observer/procfs';
 import { selectObserver } from '../observer/select';
 import type { AttachedProcess, ExitObserver } from '../observer/types';
 import { checkGovernanceInput, effectiveRoot, Governance, type GovernanceOptions } from './governance';
@@ -84,6 +84,11 @@ export function validateAttachSpec(spec: AttachSpec): { pids: number[]; jobIds: 
   return { pids: [...spec.pids], jobIds };
 }
 
+/** /proc/<pid>/stat of each target, read once for every check (null: gone, or hidden from us). */
+function readStats(pids: readonly number[]): Map<number, ProcStat | null> {
+  return new Map(pids.map((pid) => [pid, readProcStat(pid)]));
+}
+
 /** This process and every ancestor up to (not including) PID 1. */
 function selfAndAncestors(): Map<number, string> {
   const out = new Map<number, string>();
@@ -101,13 +106,13 @@ function selfAndAncestors(): Map<number, string> {
  * ffrtmp itself and its ancestors (moving those would put the wrapper's own caller under a
  * limit, or take init out of its cgroup, and nothing undoes it once the wrapper is gone).
  */
-export function refuseTargets(pids: readonly number[]): void {
+export function refuseTargets(pids: readonly number[], stats: ReadonlyMap<number, ProcStat | null> = readStats(pids)): void {
   const mine = selfAndAncestors();
   for (const pid of pids) {
     if (pid === 1) throw new RefusedError('pid 1 is init: ffrtmp never governs it', 'target');
     const own = mine.get(pid);
     if (own !== undefined) throw new RefusedError(`pid ${pid} is ${own}: ffrtmp never governs it`, 'target');
-    const st = readProcStat(pid);
+    const st = stats.get(pid) ?? null;
     if (st !== null && (pid === 2 || st.ppid === 2 || (st.flags & PF_KTHREAD) !== 0)) {
       throw new RefusedError(`pid ${pid} is a kernel thread: it cannot be governed`, 'target');
     }
@@ -119,13 +124,13 @@ export function refuseTargets(pids: readonly number[]): void {
  * directory (same pid AND start time), or one sitting in a job cgroup under our root (a job of
  * another state directory). Nothing is touched.
  */
-function refuseGoverned(pids: readonly number[], recorder: JobRecorder | undefined, governance: GovernanceOptions | undefined, env: () => CgroupEnv): void {
+function refuseGoverned(pids: readonly number[], stats: ReadonlyMap<number, ProcStat | null>, recorder: JobRecorder | undefined, governance: GovernanceOptions | undefined, env: () => CgroupEnv): void {
   const open: readonly OpenJob[] = recorder?.openJobs?.() ?? [];
   const byIdentity = new Map<string, OpenJob>();
   for (const j of open) if (j.identity?.start_time_ticks) byIdentity.set(`${j.identity.pid}:${j.identity.start_time_ticks}`, j);
   const plan = governance?.enabled === false ? null : planRoots(env(), { cgroupRoot: effectiveRoot(governance ?? {}) });
   for (const pid of pids) {
-    const ticks = readProcStat(pid)?.startTimeTicks;
+    const ticks = stats.get(pid)?.startTimeTicks;
     const job = ticks ? byIdentity.get(`${pid}:${ticks}`) : undefined;
     if (job !== undefined) {
       const owner = job.detached ? 'detached from its wrapper (the next `ffrtmp recover` adopts it)' : `watched by ffrtmp pid ${job.wrapper.pid}`;
@@ -144,12 +149,13 @@ function refuseGoverned(pids: readonly number[], recorder: JobRecorder | undefin
  */
 export async function attach(spec: AttachSpec): Promise<Result[]> {
   const { pids, jobIds } = validateAttachSpec(spec);
-  refuseTargets(pids);
+  const stats = readStats(pids);
+  refuseTargets(pids, stats);
   // One look at the host's cgroup mounts serves every process of this call (hundreds, on an edge
   // node), and only when something needs it.
   let env: CgroupEnv | undefined = spec.governance?.env;
   const cgroupEnv = (): CgroupEnv => (env ??= detectCgroups());
-  refuseGoverned(pids, spec.recorder, spec.governance, cgroupEnv);
+  refuseGoverned(pids, stats, spec.recorder, spec.governance, cgroupEnv);
   const observer = spec.observer ?? selectObserver();
   const runIds = pids.map(() => newRunId());
   claimJobIds(spec.recorder, pids.map((_, i) => ({ run_id: runIds[i]!, job_id: jobIds[i]!, mode: 'attach' })));
