@@ -28,6 +28,16 @@
           ]
         }]
       ]
+    },
+    {
+      "target_name": "ffrtmp-keeper",
+      "type": "executable",
+      "sources": ["native/keeper.c"],
+      "cflags": ["-Wall", "-Wextra", "-Os"],
+      "ldflags": ["-static", "-s"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none", "sources!": ["native/keeper.c"] }]
+      ]
     }
   ]
 }

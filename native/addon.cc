@@ -126,19 +126,27 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value SpawnJs(const Napi::CallbackInfo& info) {
     static const char* kUsage =
         "spawn({ candidates: string[] (non-empty), argv: string[] (non-empty), envp: string[], "
-        "cwd: string | null, cgroupFd: integer, cgroupProcsPaths: string[] }) "
+        "cwd: string | null, cgroupFd: integer, cgroupProcsPaths: string[], "
+        "keeper: { path: string, jobId: string, exitFile: string } | null }) "
         "(strings without NUL)";
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject()) ThrowUsage(env, kUsage);
     Napi::Object o = info[0].As<Napi::Object>();
     SpawnRequest req;
-    Napi::Value cwd = o.Get("cwd"), cg = o.Get("cgroupFd");
+    Napi::Value cwd = o.Get("cwd"), cg = o.Get("cgroupFd"), kp = o.Get("keeper");
     if (!StringArray(o.Get("candidates"), &req.candidates) || req.candidates.empty() ||
         !StringArray(o.Get("argv"), &req.argv) || req.argv.empty() ||
         !StringArray(o.Get("envp"), &req.envp) ||
         !StringArray(o.Get("cgroupProcsPaths"), &req.cgroupProcsPaths) || !IsInt(cg) ||
-        !(cwd.IsNull() || CString(cwd, &req.cwd))) {
+        !(cwd.IsNull() || CString(cwd, &req.cwd)) || !(kp.IsNull() || kp.IsObject())) {
       ThrowUsage(env, kUsage);
+    }
+    if (kp.IsObject()) {
+      Napi::Object k = kp.As<Napi::Object>();
+      req.keeper = true;
+      if (!CString(k.Get("path"), &req.keeperPath) || !CString(k.Get("jobId"), &req.keeperJobId) ||
+          !CString(k.Get("exitFile"), &req.keeperExitFile))
+        ThrowUsage(env, kUsage);
     }
     req.hasCwd = !cwd.IsNull();
     double cgd = cg.As<Napi::Number>().DoubleValue();
@@ -152,6 +160,9 @@ class Addon : public Napi::Addon<Addon> {
     Napi::Object r = Napi::Object::New(env);
     r.Set("pid", res.pid);
     r.Set("pidfd", res.pidfd);
+    if (res.pidfdErr != 0) r.Set("pidfdErrno", res.pidfdErr);
+    r.Set("keeperPid", res.keeperPid);
+    r.Set("keeperPidfd", res.keeperPidfd);
     r.Set("via", res.viaFork ? "fork" : "clone3");
     r.Set("intoCgroup", res.intoCgroup);
     Napi::Array pe = Napi::Array::New(env, res.placementErrors.size());

@@ -5,12 +5,14 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
 
+#include "keeper_protocol.h"
 #include "pidfd_compat.h"
 #include "unique_fd.h"
 
@@ -24,14 +26,11 @@ constexpr int kNsig = _NSIG;
 constexpr int kNsig = NSIG;
 #endif
 
-// What the child reports through the CLOEXEC pipe. Fixed size (12 bytes < PIPE_BUF),
-// so every record is one atomic write(2). EOF with no fatal record = execve succeeded.
-enum Kind : int32_t { kPlacement = 1, kChdir = 2, kExec = 3, kSetsid = 4 };
-struct Record {
-  int32_t kind;
-  int32_t index;
-  int32_t err;
-};
+// What the child (and, under a keeper, the keeper) reports: one fixed-size record per
+// write(2) (native/keeper_protocol.h), atomic on the CLOEXEC pipe (16 bytes < PIPE_BUF) and one
+// datagram on the keeper's SOCK_SEQPACKET socket. EOF with no fatal record = the workload exec'd.
+using Record = ffrtmp_report;
+static_assert(sizeof(Record) == 16, "ffrtmp_report is 16 bytes");
 
 // Everything the child needs, prepared in the parent: after clone the child may only
 // make async-signal-safe calls (the parent is multithreaded, so malloc, locks and most
@@ -45,10 +44,14 @@ struct ChildPlan {
   const char* const* procs;
   size_t nProcs;
   int reportFd;
+  // Under a keeper: exec this instead of the workload (the keeper does the PATH search).
+  const char* keeperPath;  // nullptr: no keeper
+  char* const* keeperArgv;
+  char* const* keeperEnvp;
 };
 
 void Report(int fd, int32_t kind, int32_t index, int32_t err) {
-  Record r{kind, index, err};
+  Record r{kind, index, err, 0};
   while (write(fd, &r, sizeof r) < 0 && errno == EINTR) {
   }
 }
@@ -85,7 +88,7 @@ void CloexecFrom3() {
   // wrapper's business, which forwards them by policy. Cannot fail in a fresh child
   // (we are not a group leader), but report it rather than run ungoverned.
   if (setsid() < 0) {
-    Report(p.reportFd, kSetsid, 0, errno);
+    Report(p.reportFd, FFRTMP_REPORT_SETSID, 0, errno);
     _exit(127);
   }
   // Default signal state. Node ignores SIGPIPE and libuv installs handlers; handlers
@@ -113,7 +116,7 @@ void CloexecFrom3() {
   }
 
   if (p.cwd != nullptr && chdir(p.cwd) < 0) {
-    Report(p.reportFd, kChdir, 0, errno);
+    Report(p.reportFd, FFRTMP_REPORT_CHDIR, 0, errno);
     _exit(127);
   }
 
@@ -126,17 +129,26 @@ void CloexecFrom3() {
       do fd = open(p.procs[i], O_WRONLY | O_CLOEXEC);
       while (fd < 0 && errno == EINTR);
       if (fd < 0) {
-        Report(p.reportFd, kPlacement, static_cast<int32_t>(i), errno);
+        Report(p.reportFd, FFRTMP_REPORT_PLACEMENT, static_cast<int32_t>(i), errno);
         continue;
       }
       // One write(2) with the whole number: cgroupfs parses per write.
       ssize_t n;
       do n = write(fd, pid, len);
       while (n < 0 && errno == EINTR);
-      if (n < 0) Report(p.reportFd, kPlacement, static_cast<int32_t>(i), errno);
-      else if (static_cast<size_t>(n) != len) Report(p.reportFd, kPlacement, static_cast<int32_t>(i), EIO);
+      if (n < 0) Report(p.reportFd, FFRTMP_REPORT_PLACEMENT, static_cast<int32_t>(i), errno);
+      else if (static_cast<size_t>(n) != len) Report(p.reportFd, FFRTMP_REPORT_PLACEMENT, static_cast<int32_t>(i), EIO);
       close(fd);
     }
+  }
+
+  if (p.keeperPath != nullptr) {
+    // The keeper inherits our socket end (and, like the workload, fds 0-2 only otherwise).
+    int flags = fcntl(p.reportFd, F_GETFD);
+    if (flags >= 0) fcntl(p.reportFd, F_SETFD, flags & ~FD_CLOEXEC);
+    execve(p.keeperPath, p.keeperArgv, p.keeperEnvp);
+    Report(p.reportFd, FFRTMP_REPORT_KEEPER_EXEC, 0, errno);
+    _exit(127);
   }
 
   // execvp's rules (glibc posix/execvpe.c): ENOENT/ENOTDIR/ESTALE/ENODEV/ETIMEDOUT try
@@ -155,11 +167,11 @@ void CloexecFrom3() {
       continue;
     }
     if (e == ENOENT || e == ENOTDIR || e == ESTALE || e == ENODEV || e == ETIMEDOUT) continue;
-    Report(p.reportFd, kExec, lastIndex, e);
+    Report(p.reportFd, FFRTMP_REPORT_EXEC, lastIndex, e);
     _exit(127);
   }
-  if (eaccesIndex >= 0) Report(p.reportFd, kExec, eaccesIndex, EACCES);
-  else Report(p.reportFd, kExec, lastIndex, lastErr);
+  if (eaccesIndex >= 0) Report(p.reportFd, FFRTMP_REPORT_EXEC, eaccesIndex, EACCES);
+  else Report(p.reportFd, FFRTMP_REPORT_EXEC, lastIndex, lastErr);
   _exit(127);
 }
 
@@ -235,6 +247,66 @@ void ReapBlocking(int pidfd) {
 
 }  // namespace
 
+namespace {
+
+// Reads every record until EOF. From the keeper's socket, a record may carry one fd
+// (SCM_RIGHTS, received close-on-exec): the workload's pidfd with FFRTMP_REPORT_STARTED.
+// Any other fd that arrives is closed at once.
+void ReadReports(int fd, bool socket, std::vector<Record>* records, UniqueFd* passedFd) {
+  if (socket) {
+    for (;;) {
+      Record r{};
+      iovec iov{&r, sizeof r};
+      union {
+        cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int))];
+      } ctl;
+      msghdr m{};
+      m.msg_iov = &iov;
+      m.msg_iovlen = 1;
+      m.msg_control = ctl.space;
+      m.msg_controllen = sizeof ctl.space;
+      ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      int got = -1;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int)))
+          memcpy(&got, CMSG_DATA(c), sizeof got);
+      }
+      UniqueFd owned(got);
+      if (static_cast<size_t>(n) != sizeof r) continue;  // not ours: ignore
+      if (r.kind == FFRTMP_REPORT_STARTED && owned.valid() && !passedFd->valid()) *passedFd = std::move(owned);
+      records->push_back(r);
+    }
+  }
+  Record buf[64];
+  size_t have = 0;  // bytes in buf (records are atomic, but reads need not align)
+  for (;;) {
+    ssize_t n = read(fd, reinterpret_cast<char*>(buf) + have, sizeof buf - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    have += static_cast<size_t>(n);
+    size_t whole = have / sizeof(Record);
+    records->insert(records->end(), buf, buf + whole);
+    have -= whole * sizeof(Record);
+    memmove(buf, reinterpret_cast<char*>(buf) + whole * sizeof(Record), have);
+  }
+}
+
+const char* KeeperStageSyscall(int32_t stage) {
+  switch (stage) {
+    case FFRTMP_KEEPER_STAGE_PIPE:
+      return "pipe2";
+    case FFRTMP_KEEPER_STAGE_FORK:
+      return "fork";
+    default:
+      return "keeper";
+  }
+}
+
+}  // namespace
+
 bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail) {
   // Pointer arrays into req's strings; req outlives the child's use (until execve).
   auto ptrs = [](const std::vector<std::string>& v) {
@@ -248,15 +320,33 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail) {
   std::vector<char*> cands = ptrs(req.candidates), procs = ptrs(req.cgroupProcsPaths);
 
   int pfd[2];
-  if (pipe2(pfd, O_CLOEXEC) < 0) {
+  if (req.keeper) {
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pfd) < 0) {
+      *fail = {errno, "socketpair", false, {}};
+      return false;
+    }
+  } else if (pipe2(pfd, O_CLOEXEC) < 0) {
     *fail = {errno, "pipe2", false, {}};
     return false;
   }
   UniqueFd rd(pfd[0]), wr(pfd[1]);
 
+  // The keeper's command line and environment (native/keeper_protocol.h), built here: the
+  // child may not allocate.
+  std::vector<std::string> keeperArgvS, keeperEnvpS;
+  if (req.keeper) {
+    keeperArgvS = {FFRTMP_KEEPER_NAME, req.keeperJobId, "--"};
+    keeperArgvS.insert(keeperArgvS.end(), req.argv.begin(), req.argv.end());
+    keeperEnvpS = req.envp;
+    keeperEnvpS.push_back(std::string(FFRTMP_KEEPER_FD_ENV "=") + std::to_string(wr.get()));
+    keeperEnvpS.push_back(std::string(FFRTMP_KEEPER_EXIT_ENV "=") + req.keeperExitFile);
+  }
+  std::vector<char*> keeperArgv = ptrs(keeperArgvS), keeperEnvp = ptrs(keeperEnvpS);
+
   ChildPlan plan{argv.data(), envp.data(), cands.data(), req.candidates.size(),
                  req.hasCwd ? req.cwd.c_str() : nullptr, procs.data(),
-                 req.cgroupProcsPaths.size(), wr.get()};
+                 req.cgroupProcsPaths.size(), wr.get(),
+                 req.keeper ? req.keeperPath.c_str() : nullptr, keeperArgv.data(), keeperEnvp.data()};
   int pidfd = -1, err = 0;
   bool viaFork = false;
   const char* sc = nullptr;
@@ -266,34 +356,35 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail) {
     return false;
   }
   UniqueFd owned(pidfd);
-  wr.reset();  // our copy: EOF must mean "the child's copy closed at execve or exit"
+  wr.reset();  // our copy: EOF must mean "every other copy closed (exec, or exit)"
 
   std::vector<Record> records;
-  Record buf[64];
-  size_t have = 0;  // bytes in buf (records are atomic, but reads need not align)
-  for (;;) {
-    ssize_t n = read(rd.get(), reinterpret_cast<char*>(buf) + have, sizeof buf - have);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    have += static_cast<size_t>(n);
-    size_t whole = have / sizeof(Record);
-    records.insert(records.end(), buf, buf + whole);
-    have -= whole * sizeof(Record);
-    memmove(buf, reinterpret_cast<char*>(buf) + whole * sizeof(Record), have);
-  }
+  UniqueFd workloadPidfd;
+  ReadReports(rd.get(), req.keeper, &records, &workloadPidfd);
 
+  const Record* started = nullptr;
   for (const Record& r : records) {
-    if (r.kind == kPlacement) continue;
-    // Fatal: the child is exiting with 127. Reap it through its pidfd (never
-    // waitpid(-1)/P_ALL: libuv owns its own children) so no zombie is left.
+    if (r.kind == FFRTMP_REPORT_PLACEMENT) continue;
+    if (r.kind == FFRTMP_REPORT_STARTED) {
+      started = &r;
+      continue;
+    }
+    // Fatal: our child (the workload, or the keeper) is exiting. Reap it through its pidfd
+    // (never waitpid(-1)/P_ALL: libuv owns its own children) so no zombie is left.
     ReapBlocking(owned.get());
     switch (r.kind) {
-      case kChdir:
+      case FFRTMP_REPORT_CHDIR:
         *fail = {r.err, "chdir", true, req.cwd};
         break;
-      case kExec:
+      case FFRTMP_REPORT_EXEC:
         *fail = {r.err, "execve", true,
                  static_cast<size_t>(r.index) < req.candidates.size() ? req.candidates[r.index] : ""};
+        break;
+      case FFRTMP_REPORT_KEEPER_EXEC:
+        *fail = {r.err, "execve", true, req.keeperPath};
+        break;
+      case FFRTMP_REPORT_KEEPER_SETUP:
+        *fail = {r.err, KeeperStageSyscall(r.index), r.index == FFRTMP_KEEPER_STAGE_ARGS, req.keeperPath};
         break;
       default:
         *fail = {r.err, "setsid", false, {}};
@@ -301,11 +392,27 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail) {
     return false;
   }
 
-  out->pid = pid;
   out->viaFork = viaFork;
   out->intoCgroup = req.cgroupFd >= 0;
-  for (const Record& r : records) out->placementErrors.push_back({r.index, r.err});
-  out->pidfd = owned.release();
+  for (const Record& r : records)
+    if (r.kind == FFRTMP_REPORT_PLACEMENT) out->placementErrors.push_back({r.index, r.err});
+  if (!req.keeper) {
+    out->pid = pid;
+    out->pidfd = owned.release();
+    return true;
+  }
+  if (started == nullptr) {
+    // EOF without a word: the keeper died before it forked (killed, or crashed). There is no
+    // workload; reap the keeper and say so.
+    ReapBlocking(owned.get());
+    *fail = {ECHILD, "keeper", true, req.keeperPath};
+    return false;
+  }
+  out->pid = started->pid;
+  out->pidfdErr = started->err;
+  out->pidfd = workloadPidfd.release();
+  out->keeperPid = pid;
+  out->keeperPidfd = owned.release();
   return true;
 }
 

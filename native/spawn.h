@@ -17,6 +17,12 @@ struct SpawnRequest {
   std::string cwd;
   int cgroupFd = -1;
   std::vector<std::string> cgroupProcsPaths;
+  // Start through ffrtmp-keeper (native/keeper.c): the child execs keeperPath, which forks
+  // the workload and tells us about it over a socketpair (native/keeper_protocol.h).
+  bool keeper = false;
+  std::string keeperPath;
+  std::string keeperJobId;
+  std::string keeperExitFile;
 };
 
 struct PlacementError {
@@ -25,8 +31,13 @@ struct PlacementError {
 };
 
 struct SpawnResult {
+  // The workload. pidfd is -1 only under a keeper whose pidfd_open failed (pidfdErr).
   pid_t pid = -1;
   int pidfd = -1;
+  int pidfdErr = 0;
+  // The keeper (our child) when there is one, else -1.
+  pid_t keeperPid = -1;
+  int keeperPidfd = -1;
   bool viaFork = false;
   bool intoCgroup = false;
   std::vector<PlacementError> placementErrors;

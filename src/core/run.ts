@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { checkGovernanceInput, Governance, type GovernanceOptions } from './governance';
 import type { JobClaim, JobRecorder } from '../journal/types';
-import type { ExitObserver, ObservedExit, SpawnedChild } from '../observer/types';
+import type { ExitObserver, ObservedExit, SpawnedChild, SpawnRequest } from '../observer/types';
 import { selectObserver } from '../observer/select';
 import { readStartTime } from '../observer/procfs';
 import { freezeResult, isoMs } from '../model/build-result';
@@ -34,6 +34,13 @@ export interface RunSpec {
   recorder?: JobRecorder;
   /** Default: selectObserver(). */
   observer?: ExitObserver;
+  /**
+   * Start the workload under `ffrtmp-keeper`, its parent, so that its exit status survives this
+   * process (docs/native.md "keeper"). Default true; it needs a recorder that keeps exit files
+   * (the journal). false: the workload is our direct child (`--no-keeper`). A keeper that is
+   * missing never stops the job: the workload is started directly and the Result says why.
+   */
+  keeper?: boolean;
   /**
    * cgroup governance (docs/cgroups.md): limits, `--cgroup-root`. Default: a job cgroup for
    * usage accounting only, where cgroups are available; `{ enabled: false }` for none.
@@ -85,6 +92,7 @@ export async function run(spec: RunSpec): Promise<Result> {
   const base = { job_id: s.jobId, mode: 'run' as const, intent: s.intent };
   const gov = Governance.forRun(s.jobId, runId, s.governance);
   s.recorder?.governed?.(runId, gov.leafDirs());
+  const keeper = keeperRequest(s, runId);
   const startedAtMs = Date.now();
 
   let child: SpawnedChild;
@@ -94,6 +102,7 @@ export async function run(spec: RunSpec): Promise<Result> {
       args: s.args,
       cwd: s.workdir ?? null,
       env: s.env ?? process.env,
+      keeper,
     });
   } catch (err) {
     const spawnError = asSpawnError(err);
@@ -125,6 +134,9 @@ export async function run(spec: RunSpec): Promise<Result> {
     leaves: gov.leafDirs(),
     ...(startReport !== null ? { cgroup_report: startReport } : {}),
     start_time: startTime,
+    ...(child.keeper.pid !== null && 'exitFile' in keeper
+      ? { keeper: { pid: child.keeper.pid, start_time_ticks: readStartTime(child.keeper.pid), exit_file: keeper.exitFile } }
+      : {}),
   });
 
   const gate = new DetachGate(s.signal);
@@ -132,6 +144,7 @@ export async function run(spec: RunSpec): Promise<Result> {
   gate.dispose();
   const final = finalFields(outcome, 'run');
   const governed = await gov.finish(outcome === 'detached' ? 'detached' : 'ended');
+  const keeperProblem = outcome !== 'detached' ? outcome.keeperProblem : undefined;
   const result = freezeResult({
     ...base,
     pid: child.pid,
@@ -139,6 +152,7 @@ export async function run(spec: RunSpec): Promise<Result> {
     ...final,
     reason: gov.reason(final.reason, true),
     ...(governed ?? {}),
+    keeper: keeperProblem !== undefined ? { ...child.keeper, problem: keeperProblem } : child.keeper,
   });
   if (outcome === 'detached') {
     s.recorder?.detached?.({ type: 'detached', run_id: runId, job_id: s.jobId, mode: 'run', pid: child.pid, start_time: startTime, detached_at: result.end_time, ...whyField(gate) });
@@ -146,6 +160,15 @@ export async function run(spec: RunSpec): Promise<Result> {
     s.recorder?.finished(result, runId);
   }
   return result;
+}
+
+/** What the observer is asked for: a keeper and its exit file, or why none. */
+function keeperRequest(s: RunSpec & { jobId: string }, runId: string): NonNullable<SpawnRequest['keeper']> {
+  if (s.keeper === false) return { why: 'not wanted (--no-keeper, or keeper: false)' };
+  if (s.recorder?.exitFileFor === undefined) return { why: 'no journal to keep its exit file in' };
+  const exitFile = s.recorder.exitFileFor(runId);
+  if (exitFile === undefined) return { why: 'the state dir cannot hold its exit file' };
+  return { jobId: s.jobId, exitFile };
 }
 
 /** `why` for a detached record, when the caller said (the CLI aborts with the signal's name). */

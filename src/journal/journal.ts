@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Result } from '../model/result';
 import { CURRENT_FILE, isRotatedFileName, listJournalFiles, makeDirs, rotatedFileName } from './files';
+import { exitFilePath, prepareExitsDir, removeExitFile } from './exits';
 import { ownIdentity } from './identity';
 import { OpenJobs } from './open-jobs';
 import {
@@ -271,6 +272,9 @@ export class JournalRecorder implements JobRecorder {
   private readonly adopting = new Map<string, StartedJournalRecord>();
   private readonly ended = new Set<string>();
   private readonly open: OpenJobs;
+  /** Runs given an exit file: it is removed once the run's Result is durable. */
+  private readonly exitFiles = new Set<string>();
+  private exitsReady = false;
 
   constructor(
     private readonly journal: Journal,
@@ -327,6 +331,21 @@ export class JournalRecorder implements JobRecorder {
     }
   }
 
+  exitFileFor(runId: string): string | undefined {
+    try {
+      if (!this.exitsReady) {
+        prepareExitsDir(this.journal.dir);
+        this.exitsReady = true;
+      }
+      const file = exitFilePath(path.resolve(this.journal.dir), runId);
+      this.exitFiles.add(runId);
+      return file;
+    } catch (err) {
+      this.failed(null, toJournalError('exits', this.journal.dir, err));
+      return undefined;
+    }
+  }
+
   governed(runId: string, leaves: readonly string[]): void {
     if (leaves.length > 0) this.open.update(runId, { leaves: [...leaves] });
   }
@@ -354,6 +373,7 @@ export class JournalRecorder implements JobRecorder {
         ...(rec.leaves !== undefined ? { leaves: rec.leaves } : {}),
         ...(rec.cgroup_report !== undefined ? { cgroup_report: rec.cgroup_report } : {}),
         start_time: rec.start_time,
+        ...(rec.keeper !== undefined ? { keeper: { pid: rec.keeper.pid, start_time_ticks: rec.keeper.start_time_ticks, exit_file: rec.keeper.exit_file } } : {}),
         wrapper,
       };
       const out = this.journal.append(line);
@@ -404,6 +424,10 @@ export class JournalRecorder implements JobRecorder {
       if (out.ok) {
         job.result = true;
         this.open.release(runId); // the Result is on disk: the job is no longer open
+        // ... and its keeper's exit file (if it had one) has said all it had to say.
+        if (this.exitFiles.has(runId) || this.adopting.get(runId)?.keeper !== undefined) {
+          removeExitFile(exitFilePath(path.resolve(this.journal.dir), runId));
+        }
       } else {
         this.failed(job, out.error);
       }

@@ -17,6 +17,7 @@
  */
 import * as fs from 'node:fs';
 import { listJournalFiles } from './files';
+import { EXIT_SOURCES as SOURCES } from '../model/result';
 import type { JournalRecord, ProcessIdentity } from './types';
 
 export interface JournalProblem {
@@ -37,7 +38,7 @@ export interface JournalReadResult {
 
 const RECORD_START = '{"type":"';
 const MODES = new Set(['run', 'attach']);
-const EXIT_SOURCES = new Set(['waitid', 'pidfd_info', 'unknown']);
+const EXIT_SOURCES = new Set<string>(SOURCES);
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -66,6 +67,9 @@ export function validateRecord(v: unknown): JournalRecord | string {
     if (!isIdentity(v.identity)) return 'started: bad identity';
     if (!isIdentity(v.wrapper)) return 'started: bad wrapper identity';
     if (!isStrOrNull(v.cgroup)) return 'started: bad cgroup';
+    if (v.keeper !== undefined && !(isIdentity(v.keeper) && isStr((v.keeper as { exit_file?: unknown }).exit_file))) {
+      return 'started: bad keeper';
+    }
     return v as unknown as JournalRecord;
   }
   if (v.type === 'detached') {

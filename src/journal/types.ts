@@ -56,6 +56,18 @@ export interface StartedRecord {
   readonly cgroup_report?: CgroupReport;
   /** ISO 8601 with milliseconds: the same instant as the Result's `start_time`. */
   readonly start_time: string;
+  /**
+   * The workload's parent, `ffrtmp-keeper`, when it has one (`run` without `--no-keeper`): its
+   * identity, and the exit file it writes when the workload ends (docs/native.md "keeper"), for
+   * whoever records the end after this wrapper is gone.
+   */
+  readonly keeper?: KeeperIdentity;
+}
+
+/** A keeper's identity and the exit file it writes. */
+export interface KeeperIdentity extends ProcessIdentity {
+  /** Absolute path: `<state-dir>/exits/<run_id>.json`. */
+  readonly exit_file: string;
 }
 
 /** A `started` line as it is stored: the core's record plus the envelope the recorder adds. */
@@ -148,6 +160,12 @@ export interface JobRecorder {
    */
   governed?(runId: string, leaves: readonly string[]): void;
   started(rec: StartedRecord): void;
+  /**
+   * Where a keeper of this run writes its exit file (an absolute path in the state dir), or
+   * undefined when this recorder keeps none. Without it there is no keeper: nobody would read
+   * the file. The recorder removes the file once the run's Result is durable.
+   */
+  exitFileFor?(runId: string): string | undefined;
   detached?(rec: DetachedRecord): void;
   finished(result: Result, runId: string): void;
 }

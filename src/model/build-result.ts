@@ -29,6 +29,7 @@ export function freezeResult(input: ResultInput): Result {
     ...(input.spawn_error !== undefined ? { spawn_error: Object.freeze({ ...input.spawn_error }) } : {}),
     ...(input.usage !== undefined ? { usage: input.usage } : {}),
     ...(input.cgroup !== undefined ? { cgroup: input.cgroup } : {}),
+    ...(input.keeper !== undefined ? { keeper: Object.freeze({ ...input.keeper }) } : {}),
   };
   return Object.freeze(result);
 }

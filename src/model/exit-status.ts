@@ -45,6 +45,16 @@ export function fromWaitStatus(status: number, source: ExitSource = 'pidfd_info'
   return frozen(null, null, 'unknown'); // a "stopped" word: not an exit
 }
 
+/**
+ * From the keeper's exit file: the workload's exit code, or the number of the signal that ended
+ * it (exactly one of the two is a number).
+ */
+export function fromKeeper(exitCode: number | null, signo: number | null): ExitStatus {
+  if (exitCode !== null) return frozen(exitCode, null, 'keeper');
+  if (signo !== null) return frozen(null, signalName(signo), 'keeper');
+  return frozen(null, null, 'unknown');
+}
+
 /** From Node's ChildProcess 'exit' event (libuv reaped it with waitpid as the parent). */
 export function fromNodeExit(code: number | null, signal: NodeJS.Signals | null): ExitStatus {
   if (code !== null) return frozen(code, null, 'waitid');

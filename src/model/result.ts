@@ -14,9 +14,13 @@ export type Mode = 'run' | 'attach';
  * Where the exit status came from:
  * - `waitid`: we are the parent and reaped the child ourselves (the wait(2) family);
  * - `pidfd_info`: a non-child, read with ioctl(PIDFD_GET_INFO, PIDFD_INFO_EXIT) (Linux 6.15+);
+ * - `keeper`: the workload's parent, `ffrtmp-keeper`, reaped it and wrote its status into the
+ *   exit file (docs/native.md "keeper"): as exact as `waitid`, and it survives the wrapper;
  * - `unknown`: nobody could tell us; `exit_code` and `signal` are then both null.
  */
-export type ExitSource = 'waitid' | 'pidfd_info' | 'unknown';
+export type ExitSource = 'waitid' | 'pidfd_info' | 'keeper' | 'unknown';
+
+export const EXIT_SOURCES: readonly ExitSource[] = ['waitid', 'pidfd_info', 'keeper', 'unknown'];
 
 /** How a process ended, normalised from whatever the kernel gave us. */
 export interface ExitStatus {
@@ -36,6 +40,19 @@ export interface SpawnError {
   readonly syscall: string;
   readonly path?: string;
   readonly message: string;
+}
+
+/**
+ * `run` only: whether the workload's parent was `ffrtmp-keeper` (docs/native.md "keeper").
+ * `{ pid }` normally; `{ pid: null, why }` when it was started directly (`--no-keeper`, the
+ * binary missing, no journal to keep the exit file beside, the polling backend); `problem` when
+ * the keeper could not do its job (killed before the workload ended, exit file not written), and
+ * the exit status then came from elsewhere (or is unknown).
+ */
+export interface KeeperReport {
+  readonly pid: number | null;
+  readonly why?: string;
+  readonly problem?: string;
 }
 
 export interface Result extends ExitStatus {
@@ -62,6 +79,8 @@ export interface Result extends ExitStatus {
   readonly usage?: Usage | null;
   /** Where the job was governed and how: leaves, every limit requested vs effective, problems. */
   readonly cgroup?: CgroupReport;
+  /** `run`: the keeper, or why there was none. */
+  readonly keeper?: KeeperReport;
 }
 
 /** Everything needed to build a Result; compliance is derived from the reason, never passed in. */
@@ -77,4 +96,5 @@ export interface ResultInput {
   spawn_error?: SpawnError;
   usage?: Usage | null;
   cgroup?: CgroupReport;
+  keeper?: KeeperReport;
 }

@@ -70,6 +70,20 @@ export interface NativeSpawnRequest {
    * exec: it is reported back in `NativeSpawnResult.placementErrors`.
    */
   cgroupProcsPaths: string[];
+  /**
+   * Start the workload under `ffrtmp-keeper` (native/keeper.c), or `null` to exec it directly.
+   * The child execs the keeper (after setsid, signals, cgroup, chdir, exactly as it would the
+   * workload); the keeper forks the workload with execvp's PATH search over the same
+   * `candidates` (so an execve error's `path` is the same candidate either way), then reports the
+   * workload's pid and pidfd over a SOCK_SEQPACKET socketpair. The keeper writes the exit file at
+   * `exitFile` (absolute) when the workload ends.
+   *
+   * Errors of the keeper itself: `execve` with `path` = the keeper's path (it could not be
+   * executed: the caller may start the workload directly instead); `pipe2`/`fork` (the keeper
+   * could not create the workload); `keeper` with `path` (it refused its arguments, or died
+   * before it said anything: errno EINVAL/ECHILD).
+   */
+  keeper: { path: string; jobId: string; exitFile: string } | null;
 }
 
 /** One `cgroup.procs` write that failed in the child, reported through the CLOEXEC pipe. */
@@ -85,9 +99,20 @@ export interface NativePlacementError {
  * closed), so a result always means "the workload is running the new program".
  */
 export interface NativeSpawnResult {
+  /** The workload's pid. */
   pid: number;
-  /** A pidfd that exists from the child's birth (CLONE_PIDFD, or fork + pidfd_open, see docs/native.md). CLOEXEC. */
+  /**
+   * The workload's pidfd, CLOEXEC. Without a keeper it exists from the child's birth (CLONE_PIDFD,
+   * or fork + pidfd_open, see docs/native.md) and the workload is our child. Under a keeper it
+   * comes from the keeper (SCM_RIGHTS), and is -1 when the keeper's pidfd_open failed
+   * (`pidfdErrno` says why).
+   */
   pidfd: number;
+  pidfdErrno?: number;
+  /** The keeper (our child, the workload's parent) when there is one; else -1. */
+  keeperPid: number;
+  /** The keeper's pidfd (from its birth; CLOEXEC), or -1. */
+  keeperPidfd: number;
   /** Which clone path was used: `clone3` (pidfd from birth) or `fork` (ENOSYS/EPERM fallback). */
   via: 'clone3' | 'fork';
   /** Whether the child was started with CLONE_INTO_CGROUP. */

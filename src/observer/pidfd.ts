@@ -1,10 +1,15 @@
 import { EPOLLHUP, EPOLLIN, type FdSubscription, type Native } from '../native/native';
 import { SystemError } from '../native/errors';
-import { fromWaitid, fromWaitStatus } from '../model/exit-status';
-import { UNKNOWN_EXIT, type ExitStatus } from '../model/result';
+import { fromWaitid, fromWaitStatus, signalName } from '../model/exit-status';
+import { UNKNOWN_EXIT, type ExitStatus, type KeeperReport } from '../model/result';
+import type { NativeSpawnRequest, NativeSpawnResult, NativeWaitidStatus } from '../native/binding';
+import { locateKeeper } from '../native/keeper-path';
+import { KEEPER_EXIT } from '../native/keeper-protocol';
 import { pidfdPid, readStartTime } from './procfs';
 import { commandCandidates, envp } from './command-path';
+import { keeperWhy, readExitFile } from './keeper';
 import type {
+  AttachOptions,
   AttachedProcess, ExitObserver, ObservedExit, PlacementFailure, SpawnRequest, SpawnedChild, Watch,
 } from './types';
 
@@ -25,8 +30,11 @@ export interface PidfdObserverOptions {
 interface Entry {
   readonly fd: number;
   readonly pid: number;
-  /** `child`: we spawned it and reap it with waitid. `adopted`: someone else's, read PIDFD_INFO_EXIT. */
-  readonly kind: 'child' | 'adopted';
+  /**
+   * `child`: we spawned it and reap it with waitid. `adopted`: someone else's, read PIDFD_INFO_EXIT.
+   * `presence`: someone else's, and only its end matters (no status).
+   */
+  readonly kind: 'child' | 'adopted' | 'presence';
   exitedAtMs?: number;
   graceTimer?: NodeJS.Timeout;
   resolve(exit: ObservedExit): void;
@@ -47,7 +55,7 @@ export class PidfdObserver implements ExitObserver {
     this.reapGraceMs = opts.reapGraceMs ?? DEFAULT_REAP_GRACE_MS;
   }
 
-  attach(pid: number): AttachedProcess {
+  attach(pid: number, opts: AttachOptions = {}): AttachedProcess {
     // The watcher first: if watching is impossible (EMFILE), nothing has been opened yet.
     this.native.ensureWatcher();
     const fd = this.native.pidfdOpen(pid);
@@ -55,7 +63,7 @@ export class PidfdObserver implements ExitObserver {
     // pidfd's process has not been reaped meanwhile: if it has not, the stat was its own.
     const startTime = readStartTime(pid);
     const identityStartTime = startTime !== null && pidfdPid(fd) === pid ? startTime : null;
-    const watch = this.watchFd(fd, pid, 'adopted');
+    const watch = this.watchFd(fd, pid, opts.needStatus === false ? 'presence' : 'adopted');
     return { pid, watch, identityStartTime, pidfd: fd };
   }
 
@@ -63,26 +71,127 @@ export class PidfdObserver implements ExitObserver {
     const paths = req.placement?.cgroupProcsPaths ?? [];
     // The watcher first: a workload we could not watch is never started.
     this.native.ensureWatcher();
-    const r = this.native.spawn({
+    const base: NativeSpawnRequest = {
       candidates: commandCandidates(req.command, req.env),
       argv: [req.command, ...req.args],
       envp: envp(req.env),
       cwd: req.cwd,
       cgroupFd: req.placement?.cgroupFd ?? -1,
       cgroupProcsPaths: [...paths],
-    });
+      keeper: null,
+    };
+    const { r, keeper, exitFile } = this.spawnMaybeKept(req, base);
     const placementFailures: PlacementFailure[] = r.placementErrors.map((p) => ({
       path: paths[p.index] ?? '?',
       error: new SystemError(p.errno, 'write', paths[p.index]),
     }));
     let watch: Watch;
     try {
-      watch = this.watchFd(r.pidfd, r.pid, 'child');
+      watch = exitFile !== null ? this.watchKept(r, exitFile) : this.watchFd(r.pidfd, r.pid, 'child');
     } catch (err) {
       // The workload runs and stays running; the Result must still name it.
       throw Object.assign(err as Error, { pid: r.pid });
     }
-    return { pid: r.pid, watch, via: r.via, intoCgroup: r.intoCgroup, placementFailures };
+    return { pid: r.pid, watch, via: r.via, intoCgroup: r.intoCgroup, placementFailures, keeper };
+  }
+
+  /**
+   * Under the keeper when one was asked for and can run; else directly, saying why. A keeper that
+   * cannot be executed (or refuses its arguments) has started nothing: the workload is then
+   * started directly, once.
+   */
+  private spawnMaybeKept(req: SpawnRequest, base: NativeSpawnRequest): { r: NativeSpawnResult; keeper: KeeperReport; exitFile: string | null } {
+    const want = req.keeper;
+    if (want === undefined || 'why' in want) {
+      return { r: this.native.spawn(base), keeper: { pid: null, why: keeperWhy(req, '') }, exitFile: null };
+    }
+    const loc = locateKeeper();
+    if (!loc.available) {
+      return { r: this.native.spawn(base), keeper: { pid: null, why: `${loc.why}: started directly` }, exitFile: null };
+    }
+    try {
+      const r = this.native.spawn({ ...base, keeper: { path: loc.path, jobId: want.jobId, exitFile: want.exitFile } });
+      return { r, keeper: { pid: r.keeperPid }, exitFile: want.exitFile };
+    } catch (err) {
+      const e = err as SystemError;
+      const keeperFailed = e.path === loc.path && (e.syscall === 'execve' || (e.syscall === 'keeper' && e.code === 'EINVAL'));
+      if (!keeperFailed) throw err;
+      const why = e.syscall === 'execve' ? `${loc.path} could not be executed (${e.code})` : `${loc.path} refused its arguments`;
+      return { r: this.native.spawn(base), keeper: { pid: null, why: `${why}: started directly` }, exitFile: null };
+    }
+  }
+
+  /**
+   * A workload under a keeper. Only the keeper's pidfd is watched (one wake-up per job): when the
+   * keeper exits, its exit file holds the workload's status and end time. If it exited without
+   * one (killed, or the file could not be written), the workload is watched on as an adopted
+   * process: PIDFD_INFO_EXIT where the kernel has it, else unknown, and the problem is reported.
+   */
+  private watchKept(r: NativeSpawnResult, exitFile: string): Watch {
+    const keeperFd = r.keeperPidfd;
+    let workloadFd = r.pidfd; // -1: the keeper could not give it; owned here until handed on
+    let keeperOpen = true;
+    let closed = false;
+    let inner: Watch | undefined;
+    let sub: FdSubscription | undefined;
+    let resolveExit!: (exit: ObservedExit) => void;
+    const exited = new Promise<ObservedExit>((resolve) => (resolveExit = resolve));
+    const closeKeeper = (): void => {
+      if (!keeperOpen) return;
+      keeperOpen = false;
+      sub?.close();
+      this.native.closeFd(keeperFd);
+    };
+    const release = (): void => {
+      if (closed) return;
+      closed = true;
+      closeKeeper();
+      if (inner !== undefined) inner.close();
+      else if (workloadFd >= 0) this.native.closeFd(workloadFd);
+      workloadFd = -1;
+    };
+    const finish = (exit: ObservedExit): void => {
+      if (closed) return;
+      release();
+      resolveExit(exit);
+    };
+    const onKeeperEvent = (events: number, at: number): void => {
+      if ((events & (EPOLLIN | EPOLLHUP)) === 0 || !keeperOpen) return;
+      let own: NativeWaitidStatus | null | undefined;
+      try {
+        own = this.native.waitidPidfd(keeperFd);
+        if (own === null) return; // not exited yet
+      } catch {
+        own = undefined; // someone else reaped it
+      }
+      closeKeeper();
+      const read = readExitFile(exitFile, { pid: r.pid, keeperPid: r.keeperPid });
+      if (read.ok) {
+        finish({ exitedAtMs: read.endedAtMs, status: read.status });
+        return;
+      }
+      const problem = keeperProblem(own, read.why);
+      if (workloadFd < 0) {
+        finish({ exitedAtMs: at, status: UNKNOWN_EXIT, keeperProblem: problem });
+        return;
+      }
+      const fd = workloadFd;
+      workloadFd = -1; // watchFd owns it now, on every path
+      try {
+        inner = this.watchFd(fd, r.pid, 'adopted');
+      } catch {
+        finish({ exitedAtMs: at, status: UNKNOWN_EXIT, keeperProblem: `${problem}; the workload could not be watched` });
+        return;
+      }
+      void inner.exited.then((e) => finish({ ...e, keeperProblem: problem }));
+    };
+    try {
+      sub = this.native.subscribe(keeperFd, onKeeperEvent);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return { pid: r.pid, exited, close: release, [Symbol.dispose]: release };
   }
 
   /** Watches `fd` (which it then owns: closed on every path, including a failure to watch). */
@@ -130,7 +239,7 @@ export class PidfdObserver implements ExitObserver {
     // Adopted: EPOLLIN is the exit (the end time); the status exists only after the reap (EPOLLHUP).
     if (e.exitedAtMs === undefined && (events & (EPOLLIN | EPOLLHUP)) !== 0) e.exitedAtMs = at;
     const exitedAt = e.exitedAtMs ?? at;
-    if (!this.infoExit) {
+    if (!this.infoExit || e.kind === 'presence') {
       finish(exitedAt, UNKNOWN_EXIT);
       return;
     }
@@ -151,4 +260,12 @@ export class PidfdObserver implements ExitObserver {
       return UNKNOWN_EXIT;
     }
   }
+}
+
+/** What went wrong with a keeper that exited without a usable exit file. */
+function keeperProblem(own: NativeWaitidStatus | undefined, fileWhy: string): string {
+  if (own === undefined) return `the keeper's own exit could not be collected; ${fileWhy}`;
+  if (own.siCode === 2 || own.siCode === 3) return `the keeper was killed by ${signalName(own.siStatus)} before it recorded the workload's end`;
+  if (own.siCode === 1 && own.siStatus === KEEPER_EXIT.notWritten) return `the keeper could not write its exit file; ${fileWhy}`;
+  return `the keeper exited ${own.siStatus}; ${fileWhy}`;
 }

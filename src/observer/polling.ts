@@ -3,6 +3,7 @@ import { closeSync, constants as fsc, openSync, writeSync } from 'node:fs';
 import { fromNodeExit } from '../model/exit-status';
 import { UNKNOWN_EXIT } from '../model/result';
 import { SystemError } from '../native/errors';
+import { keeperWhy } from './keeper';
 import { readProcStat } from './procfs';
 import type {
   AttachedProcess, ExitObserver, ObservedExit, PlacementFailure, SpawnRequest, SpawnedChild, Watch,
@@ -99,6 +100,7 @@ export class PollingObserver implements ExitObserver {
       via: 'child_process',
       intoCgroup: false,
       placementFailures,
+      keeper: { pid: null, why: keeperWhy(req, `the polling backend starts workloads directly (${this.why})`) },
     };
   }
 
@@ -150,3 +152,4 @@ function toSpawnError(err: Error, command: string): Error {
   if (typeof e.code !== 'string' || typeof e.errno !== 'number') return err;
   return new SystemError(Math.abs(e.errno), EXEC_ERRORS.has(e.code) ? 'execve' : 'spawn', command);
 }
+

@@ -1,4 +1,4 @@
-import type { ExitStatus } from '../model/result';
+import type { ExitStatus, KeeperReport } from '../model/result';
 import type { SystemError } from '../native/errors';
 
 /**
@@ -16,6 +16,8 @@ export interface ObservedExit {
   readonly exitedAtMs: number;
   /** How it ended. `exit_source: 'unknown'` when the backend cannot know. */
   readonly status: ExitStatus;
+  /** Under a keeper that could not do its job: what went wrong (the status came from elsewhere). */
+  readonly keeperProblem?: string;
 }
 
 /**
@@ -37,6 +39,12 @@ export interface SpawnRequest {
   readonly env: NodeJS.ProcessEnv;
   /** Where the child joins its cgroup before exec (the cgroup layer fills this in). */
   readonly placement?: SpawnPlacement;
+  /**
+   * Start the workload under `ffrtmp-keeper`, its parent, which writes `exitFile` when it ends
+   * (docs/native.md "keeper"). A backend that cannot (no keeper binary, polling) starts the
+   * workload directly and says why in `SpawnedChild.keeper`; absent: directly, `why` given here.
+   */
+  readonly keeper?: { readonly jobId: string; readonly exitFile: string } | { readonly why: string };
 }
 
 export interface SpawnPlacement {
@@ -60,6 +68,8 @@ export interface SpawnedChild {
   readonly intoCgroup: boolean;
   /** `cgroup.procs` writes the child could not make (it was exec'd all the same). */
   readonly placementFailures: readonly PlacementFailure[];
+  /** The keeper's pid, or why the workload was started without one. */
+  readonly keeper: KeeperReport;
 }
 
 /** A process adopted by `attach`; `identityStartTime` is field 22 of /proc/<pid>/stat. */
@@ -72,6 +82,14 @@ export interface AttachedProcess {
   readonly pidfd: number;
 }
 
+export interface AttachOptions {
+  /**
+   * false: only the end matters, not the status (`exited` then settles at the exit itself with
+   * exit unknown, instead of waiting for the reap that PIDFD_INFO_EXIT needs). Default true.
+   */
+  readonly needStatus?: boolean;
+}
+
 export interface ExitObserver {
   readonly backend: ObserverBackend;
   /** One sentence: why this backend is the one in use. */
@@ -80,7 +98,7 @@ export interface ExitObserver {
    * Start watching an existing process. Throws a SystemError (`code: 'ESRCH'`) when there is no
    * such process, or another SystemError when the watch cannot be installed.
    */
-  attach(pid: number): AttachedProcess;
+  attach(pid: number, opts?: AttachOptions): AttachedProcess;
   /**
    * Start a process (own session, default signal state, never tied to the wrapper's life).
    * Throws a SystemError: `syscall: 'execve'` (ENOENT, EACCES, ...) or `'chdir'` when the

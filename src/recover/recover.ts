@@ -9,11 +9,14 @@
  *
  * 1. Claim it (claims.ts). If a live process holds the claim, skip it: someone else is adopting.
  * 2. Re-read the journal. If a Result for its run_id now exists, release the claim and skip it.
- * 3. If its process still exists with the recorded start time, re-attach through the core's
+ * 3. Under a keeper (the started record names it), wait for the keeper to exit if it still runs,
+ *    and read its exit file: the real status and end time, on every kernel. A keeper that ended
+ *    without one (killed) leaves the job to the next steps, and the Result says so.
+ * 4. If its process still exists with the recorded start time, re-attach through the core's
  *    `attach()` and observe it to completion. The real exit status comes through PIDFD_INFO_EXIT
  *    where the kernel has it. The observer reads the identity again while it holds the pidfd, and
  *    if that does not match (the PID was reused in between), the job is treated as gone.
- * 4. If it is gone, or its PID now belongs to another process, or its identity was never
+ * 5. If it is gone, or its PID now belongs to another process, or its identity was never
  *    recorded, write its Result once: exit unknown, reason `exit_unobserved` (a violation),
  *    end_time = when the absence was detected.
  *
@@ -34,6 +37,10 @@
  * Never two Results for one run_id: the claim plus the re-read guarantee it.
  */
 import { attach } from '../core/attach';
+import { finalFields } from '../core/run';
+import { readExitFile } from '../observer/keeper';
+import { selectObserver } from '../observer/select';
+import type { KeeperReport } from '../model/result';
 import { finishAdopted, governedReason } from '../core/governance';
 import { freezeResult } from '../model/build-result';
 import { UNKNOWN_EXIT, type Result } from '../model/result';
@@ -42,7 +49,7 @@ import { Journal } from '../journal/journal';
 import { JournalFollower } from '../journal/follower';
 import { classifyUnfinished } from '../journal/query';
 import { readJournal, type JournalProblem } from '../journal/reader';
-import type { DetachedRecord, JobRecorder, JournalError, JournalRecord, StartedJournalRecord, StartedRecord } from '../journal/types';
+import type { DetachedRecord, JobRecorder, JournalError, JournalRecord, KeeperIdentity, StartedJournalRecord, StartedRecord } from '../journal/types';
 import { sweep, type SweepReport } from './sweep';
 import type { ExitObserver } from '../observer/types';
 import { claimOrphan, releaseClaims } from './claims';
@@ -162,6 +169,8 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
     mode: orphan.mode,
     ...(orphan.intent !== undefined ? { intent: orphan.intent } : {}),
   };
+  const kept = orphan.keeper;
+  let keeper: KeeperReport | undefined = kept !== undefined ? { pid: kept.pid } : undefined;
   const observed = async (r: Result): Promise<AdoptionOutcome> => {
     const endedAtMs = Date.parse(r.end_time);
     const governed = await finishAdopted(orphan);
@@ -172,6 +181,7 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
       exit: { exit_code: r.exit_code, signal: r.signal, exit_source: r.exit_source },
       reason: governedReason(r.platform_sla_reason, true, governed?.cgroup),
       ...(governed ?? {}),
+      ...(keeper !== undefined ? { keeper } : {}),
     });
     return persist(result, { kind: 'observed', orphan, result });
   };
@@ -185,6 +195,7 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
       exit: UNKNOWN_EXIT,
       reason: 'exit_unobserved',
       ...(governed ?? {}),
+      ...(keeper !== undefined ? { keeper } : {}),
     });
     return persist(result, { kind: 'unobserved', orphan, result, why });
   };
@@ -197,6 +208,30 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
     return ok;
   };
 
+  // Under a keeper, the workload's parent records its end: wait for the keeper (if it still runs)
+  // and read its exit file. The Result is then as exact as the wrapper's own would have been.
+  if (kept !== undefined) {
+    const ended = await keeperEnded(kept, opts.observer ?? selectObserver(), opts.signal, () => opts.onAdopted?.(orphan));
+    if (ended === 'detached') return { kind: 'skipped', orphan, why: 'detached' };
+    const read = readExitFile(kept.exit_file, { pid: orphan.pid, keeperPid: kept.pid });
+    if (read.ok) {
+      const final = finalFields({ exitedAtMs: read.endedAtMs, status: read.status }, orphan.mode);
+      const governed = await finishAdopted(orphan);
+      const result = freezeResult({
+        ...base,
+        startedAtMs: Number.isFinite(startedAtMs) ? startedAtMs : final.endedAtMs,
+        endedAtMs: final.endedAtMs,
+        exit: final.exit,
+        reason: governedReason(final.reason, true, governed?.cgroup),
+        ...(governed ?? {}),
+        keeper: { pid: kept.pid },
+      });
+      return persist(result, { kind: 'observed', orphan, result });
+    }
+    // The keeper is gone without a word (killed): the workload is watched as any orphan.
+    keeper = { pid: kept.pid, problem: `the keeper ended without recording the workload's end (${read.why})` };
+  }
+
   const expected = orphan.identity.start_time_ticks;
   if (expected === null) return unobserved('identity_unknown');
   const now = readStartTimeTicks(orphan.identity.pid);
@@ -208,7 +243,7 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
   const onOuterAbort = (): void => abort.abort();
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const probe = new AdoptionProbe(expected, abort);
-  opts.onAdopted?.(orphan);
+  if (kept === undefined) opts.onAdopted?.(orphan);
   try {
     await attach({
       pids: [orphan.identity.pid],
@@ -231,6 +266,42 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
   const r = probe.result;
   if (r === null) return { kind: 'skipped', orphan, why: 'claim_failed', detail: 'attach returned no Result' };
   return observed(r);
+}
+
+/**
+ * Resolves once the orphan's keeper has exited: at once when it is gone already (or its PID now
+ * belongs to another process), else when its pidfd says so. Only its end matters (its exit file
+ * holds the workload's status), so nothing waits for its reap. 'detached' when `signal` aborts.
+ */
+async function keeperEnded(kept: KeeperIdentity, observer: ExitObserver, signal: AbortSignal | undefined, onWatching: () => void): Promise<'ended' | 'detached'> {
+  if (signal?.aborted) return 'detached';
+  if (kept.start_time_ticks === null || readStartTimeTicks(kept.pid) !== kept.start_time_ticks) return 'ended';
+  let watched;
+  try {
+    watched = observer.attach(kept.pid, { needStatus: false });
+  } catch {
+    return 'ended'; // ESRCH: gone meanwhile
+  }
+  if (watched.identityStartTime !== kept.start_time_ticks) {
+    watched.watch.close();
+    return 'ended';
+  }
+  onWatching();
+  if (signal === undefined) {
+    await watched.watch.exited;
+    return 'ended';
+  }
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<'detached'>((resolve) => {
+    onAbort = () => resolve('detached');
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([watched.watch.exited.then(() => 'ended' as const), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
+    watched.watch.close();
+  }
 }
 
 /**

@@ -2,13 +2,15 @@
  * What ended jobs may still have left on the node, removed: the empty cgroup leaves of jobs the
  * journal says have ended (their wrapper could not remove a leaf while a process, say a
  * daemonised grandchild, was still inside it), and open-job entries that no longer stand for an
- * open job (the run has its Result, or never started and its wrapper is gone).
+ * open job (the run has its Result, or never started and its wrapper is gone), and the keepers'
+ * exit files of runs whose Result is written.
  *
  * Only what the journal names is touched: a leaf directory listed in an ended run's `started`
  * record (and named like that run's leaves), never a directory found by scanning. rmdir removes
  * only empty cgroups; one that still holds a process stays and is reported.
  */
 import { JobCgroup } from '../cgroup/job';
+import { listExitFiles, removeExitFile, exitFilePath } from '../journal/exits';
 import { isOpen, OpenJobs } from '../journal/open-jobs';
 import { readJournal } from '../journal/reader';
 import type { JournalRecord, StartedJournalRecord } from '../journal/types';
@@ -20,6 +22,8 @@ export interface SweepReport {
   readonly leavesLeft: readonly { readonly dir: string; readonly reason: string }[];
   /** Open-job entries removed because their job is not open any more. */
   readonly entriesRemoved: number;
+  /** Keepers' exit files of runs whose Result is in the journal (a crash came between the two). */
+  readonly exitFilesRemoved: number;
 }
 
 /** Sweeps `stateDir`'s ended jobs. `records`: the journal, when the caller has just read it. */
@@ -61,5 +65,17 @@ export async function sweep(stateDir: string, records: readonly JournalRecord[] 
       entriesRemoved++;
     }
   }
-  return { leavesRemoved, leavesLeft, entriesRemoved };
+  let exitFilesRemoved = 0;
+  let exitFiles: Map<string, string[]>;
+  try {
+    exitFiles = listExitFiles(stateDir);
+  } catch {
+    exitFiles = new Map(); // unreadable: nothing to do now; the next sweep tries again
+  }
+  for (const [runId] of exitFiles) {
+    if (!ended.has(runId)) continue; // its Result is still to be written from it
+    removeExitFile(exitFilePath(stateDir, runId));
+    exitFilesRemoved++;
+  }
+  return { leavesRemoved, leavesLeft, entriesRemoved, exitFilesRemoved };
 }

@@ -17,6 +17,8 @@ export interface RunOptions extends CgroupFlagValues {
   workdir?: string;
   json?: boolean;
   resultFile?: string;
+  /** false with --no-keeper. */
+  keeper: boolean;
   stateDir?: string;
   logFormat: LogFormat;
 }
@@ -45,7 +47,7 @@ async function runAction(rawArgs: readonly string[], command: string[], opts: Ru
   try {
     const result = await run({
       command: file, args, jobId: opts.jobId, intent: opts.intent, workdir: opts.workdir, signal: detach.signal,
-      governance, recorder,
+      governance, recorder, keeper: opts.keeper,
     });
     process.stderr.write(`${formatSummary(result, opts.logFormat)}\n`);
     if (result.platform_sla_reason === 'detached_workload_continues') {

@@ -16,6 +16,7 @@ export function runCommand(rawArgs: readonly string[]): Command {
     .option('--workdir <dir>', 'directory the workload starts in')
     .option('--json', 'also print the Result as one JSON line on stderr, after the summary line')
     .option('--result-file <path>', 'write the Result as JSON to this file (atomically)')
+    .option('--no-keeper', 'start the workload as our direct child, without ffrtmp-keeper (its exit status then dies with the wrapper)')
     .addOption(stateDirOption())
     .addOption(logFormatOption())
     .argument('[command...]', 'the workload, after --')

@@ -1,0 +1,59 @@
+/**
+ * Where `ffrtmp-keeper` (native/keeper.c) is: beside the addon that was loaded (node-gyp builds
+ * both into build/Release; a prebuild ships both in prebuilds/<platform>-<arch>/), or where
+ * `FFRTMP_KEEPER` (an absolute path) says.
+ *
+ * Absence is a value with a reason, never an exception: a missing keeper never stops a job (the
+ * workload is then started directly, and its Result says why).
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+
+import { KEEPER_NAME } from './keeper-protocol';
+
+export const KEEPER_ENV = 'FFRTMP_KEEPER';
+
+export type KeeperLocation = { readonly available: true; readonly path: string } | { readonly available: false; readonly why: string };
+
+const PACKAGE_ROOT = join(__dirname, '..', '..');
+
+type Resolver = { resolve(dir: string): string };
+
+let cached: { key: string; location: KeeperLocation } | undefined;
+
+function check(path: string, from: string): KeeperLocation {
+  try {
+    if (!statSync(path).isFile()) return { available: false, why: `${from} ${path} is not a file` };
+    accessSync(path, constants.X_OK);
+    return { available: true, path };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { available: false, why: `${from} ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be executed (${code ?? (e as Error).message})`}` };
+  }
+}
+
+function locate(fromEnv: string | undefined): KeeperLocation {
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (!isAbsolute(fromEnv)) return { available: false, why: `${KEEPER_ENV}=${fromEnv} is not an absolute path` };
+    return check(fromEnv, `${KEEPER_ENV}:`);
+  }
+  if (process.platform !== 'linux') return { available: false, why: `the keeper is Linux-only (platform=${process.platform})` };
+  let addon: string;
+  try {
+    addon = (require('node-gyp-build') as Resolver).resolve(PACKAGE_ROOT);
+  } catch (e) {
+    return { available: false, why: `no native build, so no keeper: ${(e as Error).message.split('\n')[0]}` };
+  }
+  return check(join(dirname(addon), KEEPER_NAME), 'the keeper');
+}
+
+/**
+ * The keeper binary, looked up once per value of `FFRTMP_KEEPER` (tests point it elsewhere).
+ * Whether it really runs is only known by running it: `ffrtmp doctor` does, and a spawn whose
+ * keeper cannot be executed falls back to the direct child.
+ */
+export function locateKeeper(env: NodeJS.ProcessEnv = process.env): KeeperLocation {
+  const key = env[KEEPER_ENV] ?? '';
+  if (cached?.key !== key) cached = { key, location: locate(env[KEEPER_ENV]) };
+  return cached.location;
+}
