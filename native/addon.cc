@@ -127,7 +127,7 @@ class Addon : public Napi::Addon<Addon> {
     static const char* kUsage =
         "spawn({ candidates: string[] (non-empty), argv: string[] (non-empty), envp: string[], "
         "cwd: string | null, cgroupFd: integer, cgroupProcsPaths: string[], "
-        "keeper: { path: string, jobId: string, exitFile: string } | null }) "
+        "keeper?: { path: string, jobId: string, exitFile: string } | null }) "
         "(strings without NUL)";
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject()) ThrowUsage(env, kUsage);
@@ -138,7 +138,7 @@ class Addon : public Napi::Addon<Addon> {
         !StringArray(o.Get("argv"), &req.argv) || req.argv.empty() ||
         !StringArray(o.Get("envp"), &req.envp) ||
         !StringArray(o.Get("cgroupProcsPaths"), &req.cgroupProcsPaths) || !IsInt(cg) ||
-        !(cwd.IsNull() || CString(cwd, &req.cwd)) || !(kp.IsNull() || kp.IsObject())) {
+        !(cwd.IsNull() || CString(cwd, &req.cwd)) || !(kp.IsUndefined() || kp.IsNull() || kp.IsObject())) {
       ThrowUsage(env, kUsage);
     }
     if (kp.IsObject()) {

@@ -102,15 +102,31 @@ export function childrenOf(pid: number): number[] {
   }
 }
 
+function commOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
+  } catch {
+    return null;
+  }
+}
+
 /** The first direct child whose comm is `name` (the wrapper may briefly have other children, e.g. its capability probe). */
 export function childNamed(pid: number, name: string): number | undefined {
-  return childrenOf(pid).find((c) => {
-    try {
-      return readFileSync(`/proc/${c}/comm`, 'latin1').trim() === name;
-    } catch {
-      return false;
-    }
-  });
+  return childrenOf(pid).find((c) => commOf(c) === name);
+}
+
+/** The wrapper's `ffrtmp-keeper` child, if it started its workload under one. */
+export function keeperOf(wrapperPid: number): number | undefined {
+  return childNamed(wrapperPid, 'ffrtmp-keeper');
+}
+
+/**
+ * A `run` wrapper's workload named `name`: its direct child (no keeper: `--no-keeper`, polling),
+ * or the child of its keeper.
+ */
+export function workloadNamed(wrapperPid: number, name: string): number | undefined {
+  const keeper = keeperOf(wrapperPid);
+  return keeper !== undefined ? childNamed(keeper, name) : childNamed(wrapperPid, name);
 }
 
 export function isAlive(pid: number): boolean {

@@ -71,7 +71,7 @@ export interface NativeSpawnRequest {
    */
   cgroupProcsPaths: string[];
   /**
-   * Start the workload under `ffrtmp-keeper` (native/keeper.c), or `null` to exec it directly.
+   * Start the workload under `ffrtmp-keeper` (native/keeper.c), or `null`/absent to exec it directly.
    * The child execs the keeper (after setsid, signals, cgroup, chdir, exactly as it would the
    * workload); the keeper forks the workload with execvp's PATH search over the same
    * `candidates` (so an execve error's `path` is the same candidate either way), then reports the
@@ -83,7 +83,7 @@ export interface NativeSpawnRequest {
    * could not create the workload); `keeper` with `path` (it refused its arguments, or died
    * before it said anything: errno EINVAL/ECHILD).
    */
-  keeper: { path: string; jobId: string; exitFile: string } | null;
+  keeper?: { path: string; jobId: string; exitFile: string } | null;
 }
 
 /** One `cgroup.procs` write that failed in the child, reported through the CLOEXEC pipe. */

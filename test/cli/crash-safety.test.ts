@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { readJournal } from '../../src/journal/reader';
-import { catches, summary, childNamed, exited, isAlive, killQuietly, recoverJobs, sessionOf, startFfrtmp, TEST_STATE_DIR, waitFor } from '../helpers';
+import { catches, summary, workloadNamed, keeperOf, exited, isAlive, killQuietly, recoverJobs, sessionOf, startFfrtmp, TEST_STATE_DIR, waitFor } from '../helpers';
 
 /** The records of one job in the test journal, by type. */
 function recordsOf(jobId: string): string[] {
@@ -10,16 +10,18 @@ function recordsOf(jobId: string): string[] {
 
 /**
  * Golden rule: if the wrapper crashes or is told to stop, the workload continues. Nothing is
- * forwarded, nothing is tied to the wrapper's life (no PDEATHSIG, own session).
+ * forwarded, nothing is tied to the wrapper's life (no PDEATHSIG, own session: the keeper's, when
+ * the workload runs under one, else its own).
  */
 describe.each([['pidfd'], ['polling']])('crash safety (%s backend)', (backend) => {
   const env = { FFRTMP_OBSERVER: backend };
 
   it('kill -9 of `ffrtmp run -- sleep 30` leaves the sleep running, in its own session', async () => {
     const wrapper = startFfrtmp(['run', '--job-id', `killed-${backend}`, '--', 'sleep', '30'], env);
-    const sleepPid = await waitFor(() => childNamed(wrapper.pid!, 'sleep'));
+    const sleepPid = await waitFor(() => workloadNamed(wrapper.pid!, 'sleep'));
+    const leader = backend === 'pidfd' ? keeperOf(wrapper.pid!)! : sleepPid;
     try {
-      await waitFor(() => sessionOf(sleepPid) === sleepPid);
+      await waitFor(() => sessionOf(sleepPid) === leader);
       expect(sessionOf(sleepPid)).not.toBe(sessionOf(wrapper.pid!));
       await waitFor(() => recordsOf(`killed-${backend}`).includes('started'));
       wrapper.kill('SIGKILL');
@@ -39,9 +41,10 @@ describe.each([['pidfd'], ['polling']])('crash safety (%s backend)', (backend) =
     async (sig) => {
       const jobId = `detach-${backend}-${sig}`;
       const wrapper = startFfrtmp(['run', '--job-id', jobId, '--', 'sleep', '30'], env);
-      const sleepPid = await waitFor(() => childNamed(wrapper.pid!, 'sleep'));
+      const sleepPid = await waitFor(() => workloadNamed(wrapper.pid!, 'sleep'));
+      const leader = backend === 'pidfd' ? keeperOf(wrapper.pid!)! : sleepPid;
       try {
-        await waitFor(() => sessionOf(sleepPid) === sleepPid);
+        await waitFor(() => sessionOf(sleepPid) === leader);
         wrapper.kill(sig);
         const { code } = await exited(wrapper);
         expect(code).toBe(128 + ({ SIGTERM: 15, SIGINT: 2, SIGHUP: 1 } as const)[sig]);

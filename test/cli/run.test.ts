@@ -33,8 +33,11 @@ describe.each([['pidfd'], ['polling']])('ffrtmp run (%s backend)', (backend) => 
     expect(r.stdout).toBe('data\n');
     const [res] = parseJsonLines(r.stderr);
     expect(res).toMatchObject({
-      job_id: 'j1', mode: 'run', intent: 'test', exit_code: 3, signal: null, exit_source: 'waitid',
+      job_id: 'j1', mode: 'run', intent: 'test', exit_code: 3, signal: null,
+      // pidfd: the keeper (the workload's parent) reports it; polling: libuv reaped our own child
+      exit_source: backend === 'pidfd' ? 'keeper' : 'waitid',
       platform_sla_compliant: true, platform_sla_reason: 'workload_failed_platform_ok',
+      keeper: backend === 'pidfd' ? { pid: expect.any(Number) } : { pid: null, why: expect.stringMatching(/^the polling backend starts workloads directly/) },
     });
     expect(res!.start_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(res!.end_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

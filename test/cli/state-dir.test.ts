@@ -106,11 +106,14 @@ describe('a usable explicit state dir', () => {
     const dir = path.join(tmp, 'fresh', 'a', 'b');
     const r = await ffrtmp(['run', '--state-dir', dir, '--job-id', 'sd-fresh', '--', 'true']);
     expect(r.code).toBe(0);
-    expect(fs.readdirSync(dir).sort()).toEqual(['journal.jsonl', 'open']); // the journal and the (empty) open-jobs index
+    // the journal, the (empty) open-jobs index and the keepers' (empty) exit files
+    expect(fs.readdirSync(dir).sort()).toEqual(['exits', 'journal.jsonl', 'open']);
+    expect(fs.readdirSync(path.join(dir, 'exits'))).toEqual([]);
     expect(fs.readdirSync(path.join(tmp, 'fresh'))).toEqual(['a']);
     const again = await ffrtmp(['run', '--state-dir', dir, '--job-id', 'sd-again', '--', 'true']);
     expect(again.code).toBe(0);
-    expect(fs.readdirSync(dir).sort()).toEqual(['journal.jsonl', 'open']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['exits', 'journal.jsonl', 'open']);
+    expect(fs.readdirSync(path.join(dir, 'exits'))).toEqual([]);
   });
 });
 

@@ -156,9 +156,12 @@ describe('the Result is immutable and honest', () => {
     expect(Object.keys(r)).toEqual([
       'job_id', 'pid', 'mode', 'intent', 'start_time', 'end_time', 'processing_seconds',
       'exit_code', 'signal', 'exit_source', 'platform_sla_compliant', 'platform_sla_reason',
-      'usage', 'cgroup',
+      'usage', 'cgroup', 'keeper',
     ]);
     expect(Object.isFrozen(r.cgroup)).toBe(true);
+    // no recorder here, so no journal for an exit file: a direct child, and the Result says why
+    expect(r.keeper).toEqual({ pid: null, why: 'no journal to keep its exit file in' });
+    expect(Object.isFrozen(r.keeper)).toBe(true);
   });
 
   it('never invents an exit code: unknown stays null', () => {

@@ -142,7 +142,8 @@ rtmp {
     const r = await ffrtmp(['recover', '--state-dir', state], { timeoutMs: 40_000 });
     expect(r.code, r.stderr).toBe(0);
     const res = records().find((x): x is ResultJournalRecord => x.type === 'result' && x.job_id === 'cam-detach')!;
-    expect(res).toMatchObject({ run_id: s.run_id, platform_sla_reason: 'observed_to_completion', exit_code: infoExit ? 0 : null });
+    // its keeper recorded the encoder's real end, whoever writes the Result, on every kernel
+    expect(res).toMatchObject({ run_id: s.run_id, platform_sla_reason: 'completed_successfully', exit_code: 0, exit_source: 'keeper', keeper: { pid: s.keeper!.pid } });
     if (cgroups) {
       expect(res.usage!.cpu_seconds).toBeGreaterThan(0);
       expect(res.cgroup!.removal).toEqual({ removed: true, left: [] });

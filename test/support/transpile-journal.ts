@@ -11,7 +11,7 @@ import { afterAll, beforeAll } from 'vitest';
 
 const SRC = path.resolve(__dirname, '../../src');
 /** The journal modules, plus what they import from elsewhere in src/ (same relative layout). */
-const DIRS = ['journal'];
+const DIRS = ['journal', 'model'];
 const EXTRA_FILES = ['observer/procfs.ts'];
 
 function transpileTo(out: string, rel: string): void {
