@@ -71,6 +71,7 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("waitidPidfd", &Addon::WaitidPidfd, napi_enumerable),
         InstanceMethod("pidfdGetExitInfo", &Addon::PidfdGetExitInfo, napi_enumerable),
         InstanceMethod("spawn", &Addon::SpawnJs, napi_enumerable),
+        InstanceMethod("keeperGo", &Addon::KeeperGoJs, napi_enumerable),
         InstanceMethod("watcherStart", &Addon::WatcherStart, napi_enumerable),
         InstanceMethod("watch", &Addon::Watch, napi_enumerable),
         InstanceMethod("unwatch", &Addon::Unwatch, napi_enumerable),
@@ -163,6 +164,7 @@ class Addon : public Napi::Addon<Addon> {
     if (res.pidfdErr != 0) r.Set("pidfdErrno", res.pidfdErr);
     r.Set("keeperPid", res.keeperPid);
     r.Set("keeperPidfd", res.keeperPidfd);
+    r.Set("controlFd", res.controlFd);
     r.Set("via", res.viaFork ? "fork" : "clone3");
     r.Set("intoCgroup", res.intoCgroup);
     Napi::Array pe = Napi::Array::New(env, res.placementErrors.size());
@@ -174,6 +176,19 @@ class Addon : public Napi::Addon<Addon> {
     }
     r.Set("placementErrors", pe);
     return r;
+  }
+
+  Napi::Value KeeperGoJs(const Napi::CallbackInfo& info) {
+    static const char* kUsage = "keeperGo(controlFd: integer >= 0, keeperPidfd: integer >= 0, candidates: string[], start: boolean)";
+    Napi::Env env = info.Env();
+    int control = FdArg(info, 0, kUsage);
+    int keeper = FdArg(info, 1, kUsage);
+    std::vector<std::string> candidates;
+    if (control < 0 || keeper < 0 || info.Length() < 4 || !StringArray(info[2], &candidates) || !info[3].IsBoolean())
+      ThrowUsage(env, kUsage);
+    SpawnFailure fail{};
+    if (!KeeperGo(control, keeper, candidates, info[3].As<Napi::Boolean>().Value(), &fail)) throw ErrnoError(env, fail.err, fail.syscall, fail.hasPath ? &fail.path : nullptr);
+    return env.Undefined();
   }
 
   Napi::Value WatcherStart(const Napi::CallbackInfo& info) {

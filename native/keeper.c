@@ -8,22 +8,28 @@
  *   2. ignores every signal that would stop or end it (it reacts to none: the workload's fate
  *      is the workload's business), and lowers its own oom_score_adj as far as it may, so the
  *      OOM killer of the job's memory cgroup never picks it instead of the workload;
- *   3. forks the workload: default signal state, the original oom_score_adj, the same PATH
- *      search as execvp (the wrapper computed the same candidate list, so an error's index names
- *      the same path there); an exec error is forwarded to the wrapper and the keeper exits 127;
- *   4. sends the wrapper the workload's pid and pidfd (SCM_RIGHTS), then closes the socket, puts
- *      /dev/null on its fds 0-2 and leaves the working directory: it holds nothing of anyone's;
- *   5. wait4()s for its one child, then writes the exit file durably (temp file, fsync, rename,
+ *   3. forks the workload's process: default signal state, the original oom_score_adj; it waits
+ *      at a gate before exec;
+ *   4. sends the wrapper its pid and pidfd (SCM_RIGHTS) and waits for the wrapper's go, which
+ *      comes once the job's `started` record is durable: no workload runs without a record. If the
+ *      wrapper dies first, nothing starts, and the exit file says so (started: false; exit 127);
+ *   5. opens the gate: the child execs with execvp's PATH search (the wrapper computed the same
+ *      candidate list, so an error's index names the same path there); an exec error is forwarded
+ *      to the wrapper and the keeper exits 127; on success it closes the socket, puts /dev/null on
+ *      its fds 0-2 and leaves the working directory: it holds nothing of anyone's;
+ *   6. wait4()s for its one child, then writes the exit file durably (temp file, fsync, rename,
  *      fsync the directory) and exits 0 (74 when the file could not be written).
  *
  * It never signals, restarts or outlives the workload. Single-threaded, no heap: every buffer
  * is static or on the stack, and only system calls are made (async-signal-safe throughout).
  *
  * Exit file, one JSON object on one line (every field always present):
- *   {"v":1,"job_id":"<id>","pid":<workload>,"keeper_pid":<pid>,"exit_code":<int|null>,
- *    "signal":<int|null>,"core_dumped":<bool>,"ended_at_us":<CLOCK_REALTIME µs>,
- *    "utime_us":<int>,"stime_us":<int>,"maxrss_kb":<int>}
- * exit_code is set when the workload called exit(), signal (the number) when a signal ended it.
+ *   {"v":1,"job_id":"<id>","pid":<workload>,"keeper_pid":<pid>,"started":<bool>,
+ *    "exit_code":<int|null>,"signal":<int|null>,"core_dumped":<bool>,
+ *    "ended_at_us":<CLOCK_REALTIME µs>,"utime_us":<int>,"stime_us":<int>,"maxrss_kb":<int>}
+ * started: the workload exec'd. Then exit_code is set when it called exit(), signal (the number)
+ * when a signal ended it. started=false: no go came (the wrapper died while starting the job), the
+ * workload never ran; exit_code and signal are null.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,6 +50,9 @@
 #include <unistd.h>
 
 #include "keeper_protocol.h"
+
+#define FFRTMP_STR2(x) #x
+#define FFRTMP_STR(x) FFRTMP_STR2(x)
 
 #ifndef __NR_pidfd_open
 #define __NR_pidfd_open 434
@@ -288,7 +297,8 @@ static char tmp_path[PATH_MAX];
 static char dir_path[PATH_MAX];
 static char line[1024];
 
-static int write_exit_file(const char* path, const char* job_id, pid_t pid, int status,
+/* started = 0: the workload never exec'd (no go came): no status, the fields are null/zero. */
+static int write_exit_file(const char* path, const char* job_id, pid_t pid, int started, int status,
                            const struct rusage* ru, const struct timespec* ended) {
   size_t plen = str_len(path);
   if (plen + 5 > sizeof tmp_path) return ENAMETOOLONG;
@@ -311,7 +321,10 @@ static int write_exit_file(const char* path, const char* job_id, pid_t pid, int 
   put_i64(&b, pid);
   put_str(&b, ",\"keeper_pid\":");
   put_i64(&b, getpid());
-  if (WIFEXITED(status)) {
+  put_str(&b, started ? ",\"started\":true" : ",\"started\":false");
+  if (!started) {
+    put_str(&b, ",\"exit_code\":null,\"signal\":null,\"core_dumped\":false");
+  } else if (WIFEXITED(status)) {
     put_str(&b, ",\"exit_code\":");
     put_i64(&b, WEXITSTATUS(status));
     put_str(&b, ",\"signal\":null,\"core_dumped\":false");
@@ -407,7 +420,7 @@ static void stdio_to_null(void) {
 
 int main(int argc, char** argv) {
   if (argc == 2 && (strcmp(argv[1], "--version") == 0)) {
-    say(FFRTMP_KEEPER_NAME " protocol 1\n");
+    say(FFRTMP_KEEPER_NAME " protocol " FFRTMP_STR(FFRTMP_KEEPER_PROTOCOL) "\n");
     return 0;
   }
   const char* fd_s = take_env(FFRTMP_KEEPER_FD_ENV);
@@ -423,12 +436,15 @@ int main(int argc, char** argv) {
   }
   const char* job_id = argv[1];
   char** workload = argv + 3;
+  report(FFRTMP_REPORT_HELLO, FFRTMP_KEEPER_PROTOCOL, 0, 0, -1);
 
   ignore_signals();
   oom_protect_self();
 
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) {
+  /* p: the workload's exec error, if any (CLOEXEC: EOF means it exec'd). g: the gate it waits at
+   * before exec, until the wrapper has made the job durable and says go. */
+  int p[2], g[2];
+  if (pipe2(p, O_CLOEXEC) < 0 || pipe2(g, O_CLOEXEC) < 0) {
     report(FFRTMP_REPORT_KEEPER_SETUP, FFRTMP_KEEPER_STAGE_PIPE, errno, 0, -1);
     return FFRTMP_KEEPER_EXIT_SETUP;
   }
@@ -440,12 +456,50 @@ int main(int argc, char** argv) {
   if (pid == 0) {
     default_signals();
     oom_restore_in_child();
+    close(g[1]);
+    /* Only an explicit go execs: EOF (the keeper is gone, or the wrapper died before the job was
+     * recorded) means nobody would record this workload's end, so it never starts. */
+    char c = 0;
+    ssize_t n;
+    do n = read(g[0], &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1 || c != 'g') _exit(FFRTMP_KEEPER_EXIT_NOT_STARTED);
     exec_workload(workload, p[1]);
   }
   close(p[1]);
+  close(g[0]);
+
+  /* Race-free: only we can reap our child, and we have not. */
+  int status = 0;
+  struct rusage ru;
+  int pidfd = (int)syscall(__NR_pidfd_open, pid, 0);
+  report(FFRTMP_REPORT_STARTED, 0, pidfd < 0 ? errno : 0, pid, pidfd);
+  if (pidfd >= 0) close(pidfd);
+
+  /* The wrapper records the job, then says go. If it dies first (EOF), nothing starts. */
+  struct ffrtmp_report r;
+  ssize_t got;
+  do got = recv(sock, &r, sizeof r, 0);
+  while (got < 0 && errno == EINTR);
+  if (got != (ssize_t)sizeof r || r.kind != FFRTMP_REPORT_GO) {
+    /* The job may be recorded (the wrapper died after its started record, before its go): say,
+     * durably, that the workload never ran, so that its Result says so instead of "unobserved". */
+    close(g[1]);
+    close(sock);
+    sock = -1;
+    stdio_to_null();
+    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    memset(&ru, 0, sizeof ru);
+    write_exit_file(exit_path, job_id, pid, 0, 0, &ru, &now);
+    return FFRTMP_KEEPER_EXIT_NOT_STARTED;
+  }
+  write_all(g[1], "g", 1);
+  close(g[1]);
 
   /* EOF: the workload exec'd (the pipe is CLOEXEC) or died trying, with its report first. */
-  struct ffrtmp_report r;
   size_t have = 0;
   for (;;) {
     ssize_t n = read(p[0], (char*)&r + have, sizeof r - have);
@@ -455,8 +509,6 @@ int main(int argc, char** argv) {
     if (have == sizeof r) break;
   }
   close(p[0]);
-  int status = 0;
-  struct rusage ru;
   if (have == sizeof r && r.kind == FFRTMP_REPORT_EXEC) {
     report(FFRTMP_REPORT_EXEC, r.index, r.err, pid, -1);
     while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
@@ -464,11 +516,7 @@ int main(int argc, char** argv) {
     return FFRTMP_KEEPER_EXIT_NOT_STARTED;
   }
 
-  /* Race-free: only we can reap our child, and we have not. */
-  int pidfd = (int)syscall(__NR_pidfd_open, pid, 0);
-  report(FFRTMP_REPORT_STARTED, 0, pidfd < 0 ? errno : 0, pid, pidfd);
-  if (pidfd >= 0) close(pidfd);
-  close(sock);
+  close(sock); /* EOF for the wrapper: the workload runs */
   sock = -1;
   stdio_to_null();
   if (chdir("/") < 0) {
@@ -481,6 +529,6 @@ int main(int argc, char** argv) {
   struct timespec ended;
   clock_gettime(CLOCK_REALTIME, &ended);
   if (w != pid) return FFRTMP_KEEPER_EXIT_NOT_WRITTEN;
-  return write_exit_file(exit_path, job_id, pid, status, &ru, &ended) == 0 ? FFRTMP_KEEPER_EXIT_RECORDED
+  return write_exit_file(exit_path, job_id, pid, 1, status, &ru, &ended) == 0 ? FFRTMP_KEEPER_EXIT_RECORDED
                                                                           : FFRTMP_KEEPER_EXIT_NOT_WRITTEN;
 }

@@ -11,6 +11,11 @@
  * FFRTMP_KEEPER_EXIT=<absolute path of the exit file> appended to the workload's environment
  * (the keeper removes both before it execs the workload).
  *
+ * The conversation: the addon's child may report PLACEMENT errors (or CHDIR/SETSID/KEEPER_EXEC,
+ * fatal); the keeper says HELLO, forks, says STARTED (pid + pidfd) and waits; the wrapper records
+ * the job and says GO; the keeper answers EXEC (the workload could not be executed) or closes the
+ * socket (it runs).
+ *
  * Every message on the socket (and on the addon's CLOEXEC pipe when there is no keeper) is one
  * struct ffrtmp_report: a fixed 16 bytes, one write(2)/sendmsg(2) each, so it is atomic on a
  * pipe (< PIPE_BUF) and one datagram on the socket. EOF (every copy of the keeper's end closed)
@@ -41,10 +46,21 @@ enum ffrtmp_report_kind {
   /* The keeper could not set up (fatal); index = one of enum ffrtmp_keeper_stage. */
   FFRTMP_REPORT_KEEPER_SETUP = 6,
   /*
-   * The keeper: the workload has exec'd; pid = its pid. Carries its pidfd (SCM_RIGHTS) when
-   * err == 0; err = pidfd_open's errno otherwise (the workload runs all the same).
+   * The keeper: the workload's process exists and waits at the gate before its exec; pid = its
+   * pid. Carries its pidfd (SCM_RIGHTS) when err == 0; err = pidfd_open's errno otherwise.
    */
-  FFRTMP_REPORT_STARTED = 7
+  FFRTMP_REPORT_STARTED = 7,
+  /*
+   * The keeper, first thing, before it forks: index = its protocol version. A program that says
+   * nothing is not a keeper (and has started nothing), so the caller may go direct; a keeper that
+   * said hello and then died may have forked, so the caller may not.
+   */
+  FFRTMP_REPORT_HELLO = 8,
+  /*
+   * The wrapper to the keeper, after STARTED: the job is recorded, exec the workload. The keeper
+   * then reports an exec error (EXEC) or closes the socket (the workload runs).
+   */
+  FFRTMP_REPORT_GO = 9
 };
 
 enum ffrtmp_keeper_stage {
@@ -66,7 +82,7 @@ enum ffrtmp_keeper_exit {
   FFRTMP_KEEPER_EXIT_USAGE = 64,     /* not started by ffrtmp (EX_USAGE) */
   FFRTMP_KEEPER_EXIT_SETUP = 71,     /* pipe/fork failed: no workload (EX_OSERR) */
   FFRTMP_KEEPER_EXIT_NOT_WRITTEN = 74, /* the workload ended but the exit file could not be written (EX_IOERR) */
-  FFRTMP_KEEPER_EXIT_NOT_STARTED = 127 /* the workload's execve failed: no exit file */
+  FFRTMP_KEEPER_EXIT_NOT_STARTED = 127 /* no workload ran: its execve failed (no exit file), or no go came (exit file says started: false) */
 };
 
 #endif

@@ -252,7 +252,8 @@ namespace {
 // Reads every record until EOF. From the keeper's socket, a record may carry one fd
 // (SCM_RIGHTS, received close-on-exec): the workload's pidfd with FFRTMP_REPORT_STARTED.
 // Any other fd that arrives is closed at once.
-void ReadReports(int fd, bool socket, std::vector<Record>* records, UniqueFd* passedFd) {
+// From the socket it stops after `stopAt` (a kind), when given: the keeper then waits for us.
+void ReadReports(int fd, bool socket, std::vector<Record>* records, UniqueFd* passedFd, int32_t stopAt = 0) {
   if (socket) {
     for (;;) {
       Record r{};
@@ -278,6 +279,7 @@ void ReadReports(int fd, bool socket, std::vector<Record>* records, UniqueFd* pa
       if (static_cast<size_t>(n) != sizeof r) continue;  // not ours: ignore
       if (r.kind == FFRTMP_REPORT_STARTED && owned.valid() && !passedFd->valid()) *passedFd = std::move(owned);
       records->push_back(r);
+      if (stopAt != 0 && r.kind == stopAt) return;
     }
   }
   Record buf[64];
@@ -360,11 +362,16 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail) {
 
   std::vector<Record> records;
   UniqueFd workloadPidfd;
-  ReadReports(rd.get(), req.keeper, &records, &workloadPidfd);
+  ReadReports(rd.get(), req.keeper, &records, &workloadPidfd, req.keeper ? FFRTMP_REPORT_STARTED : 0);
 
   const Record* started = nullptr;
+  bool hello = false;
   for (const Record& r : records) {
     if (r.kind == FFRTMP_REPORT_PLACEMENT) continue;
+    if (r.kind == FFRTMP_REPORT_HELLO) {
+      hello = true;
+      continue;
+    }
     if (r.kind == FFRTMP_REPORT_STARTED) {
       started = &r;
       continue;
@@ -402,10 +409,12 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail) {
     return true;
   }
   if (started == nullptr) {
-    // EOF without a word: the keeper died before it forked (killed, or crashed). There is no
-    // workload; reap the keeper and say so.
+    // EOF without word of a workload. Without a hello the program is no keeper (or died before
+    // it could fork): EPROTO, nothing was started, the caller may start the workload directly.
+    // After a hello it died between its fork and its report (killed): a workload may exist, so
+    // ECHILD, and nothing is started again.
     ReapBlocking(owned.get());
-    *fail = {ECHILD, "keeper", true, req.keeperPath};
+    *fail = {hello ? ECHILD : EPROTO, "keeper", true, req.keeperPath};
     return false;
   }
   out->pid = started->pid;
@@ -413,6 +422,33 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail) {
   out->pidfd = workloadPidfd.release();
   out->keeperPid = pid;
   out->keeperPidfd = owned.release();
+  out->controlFd = rd.release();  // the keeper waits for our go on it (KeeperGo)
+  return true;
+}
+
+bool KeeperGo(int controlFd, int keeperPidfd, const std::vector<std::string>& candidates, bool start, SpawnFailure* fail) {
+  UniqueFd control(controlFd);
+  if (!start) {
+    // EOF at the keeper: its held child exits without exec, then the keeper does (127).
+    control.reset();
+    ReapBlocking(keeperPidfd);
+    return true;
+  }
+  Record go{FFRTMP_REPORT_GO, 0, 0, 0};
+  // A keeper that died meanwhile: no go reaches it, its child never execs; we read EOF below and
+  // the watch on the keeper tells the rest. MSG_NOSIGNAL: no SIGPIPE into Node.
+  while (send(control.get(), &go, sizeof go, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+  std::vector<Record> records;
+  UniqueFd none;
+  ReadReports(control.get(), true, &records, &none);
+  for (const Record& r : records) {
+    if (r.kind != FFRTMP_REPORT_EXEC) continue;
+    ReapBlocking(keeperPidfd);  // it exits right after telling us
+    *fail = {r.err, "execve", true,
+             static_cast<size_t>(r.index) < candidates.size() ? candidates[r.index] : ""};
+    return false;
+  }
   return true;
 }
 

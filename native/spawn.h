@@ -38,6 +38,9 @@ struct SpawnResult {
   // The keeper (our child) when there is one, else -1.
   pid_t keeperPid = -1;
   int keeperPidfd = -1;
+  // Under a keeper: the socket it waits on, with the workload held before its exec, until
+  // KeeperGo. Closing it instead means: never start.
+  int controlFd = -1;
   bool viaFork = false;
   bool intoCgroup = false;
   std::vector<PlacementError> placementErrors;
@@ -54,6 +57,12 @@ struct SpawnFailure {
 // Returns true and fills `out`, or false and fills `fail`. Never throws: runs on the JS
 // thread but knows nothing about N-API.
 bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail);
+
+// Under a keeper, after Spawn: `start` tells it to exec the workload and waits for the outcome
+// (an exec error comes back in `fail`, syscall "execve", path = the candidate, and the keeper is
+// reaped); !start tells it never to start (the keeper exits and is reaped). Takes ownership of
+// controlFd. Never throws.
+bool KeeperGo(int controlFd, int keeperPidfd, const std::vector<std::string>& candidates, bool start, SpawnFailure* fail);
 
 // Creates a child that immediately _exit(0)s, with a pidfd; used by the capability
 // probe. Returns the pidfd (child not yet reaped) or -errno.

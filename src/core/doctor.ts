@@ -1,6 +1,7 @@
 import { release } from 'node:os';
 import { cgroupChecks } from '../cgroup/doctor';
 import { loadNative } from '../native/load';
+import { locateKeeper, probeKeeper } from '../native/keeper-path';
 import { failed, passed, worstSeverity, type Check, type CheckSeverity } from '../model/check';
 import { selectObserver } from '../observer/select';
 
@@ -44,6 +45,7 @@ export function diagnose(): Diagnosis {
         : failed('PIDFD_INFO_EXIT', 'warning', 'missing', { cost: 'attached processes end with exit=unknown (their exit is still observed at once)', fix: 'run on Linux 6.15 or newer' }),
     );
   }
+  checks.push(keeperCheck());
   try {
     checks.push(...cgroupChecks({ kernelRelease: kernel, clone3: caps ? caps.clone3 : null }));
   } catch (e) {
@@ -62,4 +64,17 @@ export function diagnose(): Diagnosis {
     severity,
     fullyCapable: severity === 'ok',
   };
+}
+
+/** Whether `run` can start workloads under ffrtmp-keeper (docs/native.md "keeper"). */
+function keeperCheck(): Check {
+  const loc = locateKeeper();
+  const probe = loc.available ? probeKeeper(loc.path) : { ok: false as const, why: loc.why };
+  if (loc.available && probe.ok) {
+    return passed('keeper', `${loc.path} (protocol 1): a workload's exit status outlives its wrapper, on every kernel`);
+  }
+  return failed('keeper', 'warning', probe.ok ? '' : probe.why, {
+    cost: 'workloads start as the wrapper\'s direct children: when a wrapper dies mid-job, the exit status is lost unless the kernel has PIDFD_INFO_EXIT (6.15+)',
+    fix: 'npm rebuild ffrtmp (node-gyp builds ffrtmp-keeper beside the addon), or point FFRTMP_KEEPER at one',
+  });
 }

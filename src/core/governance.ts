@@ -19,7 +19,7 @@
  */
 import { isCompliant, type SlaReason } from '../model/sla';
 import { violationOf, type CgroupReport, type Usage } from '../model/cgroup-report';
-import type { ExitObserver, SpawnedChild, SpawnRequest } from '../observer/types';
+import type { CreatedProcess, ExitObserver, SpawnedChild, SpawnRequest } from '../observer/types';
 import type { CgroupEnv } from '../cgroup/detect';
 import { checkLeafJobId, checkRootFlag, JobCgroup, type AttachOutcome } from '../cgroup/job';
 import { hasLimits, type Limits } from '../cgroup/limits';
@@ -131,32 +131,35 @@ export class Governance {
     } catch {
       return observer.spawn(req); // cannot happen by design; never block the start
     }
-    let child: SpawnedChild;
     let paths = placement.cgroupProcsPaths;
+    // The placement is known once the process exists: noted before the caller records the job
+    // (onCreated), so the started record carries it.
+    const onCreated = (child: CreatedProcess): void => {
+      try {
+        if (placement.cgroupFd >= 0 && !child.intoCgroup && paths === placement.cgroupProcsPaths) {
+          job.notePlacementFallback('the spawn did not use CLONE_INTO_CGROUP');
+        }
+        job.notePlacementErrors(
+          child.placementFailures.map((f) => ({ index: paths.indexOf(f.path), errno: Math.abs(f.error.errno) })),
+          paths,
+        );
+      } catch {
+        /* accounting only */
+      }
+      req.onCreated?.(child);
+    };
     try {
       try {
-        child = await observer.spawn({ ...req, placement: { cgroupFd: placement.cgroupFd, cgroupProcsPaths: paths } });
+        return await observer.spawn({ ...req, onCreated, placement: { cgroupFd: placement.cgroupFd, cgroupProcsPaths: paths } });
       } catch (e) {
         if (placement.cgroupFd < 0 || (e as { syscall?: string }).syscall !== 'clone3') throw e;
         job.notePlacementFallback(`clone3(CLONE_INTO_CGROUP) failed: ${(e as Error).message}`);
         paths = placement.fallbackProcsPaths;
-        child = await observer.spawn({ ...req, placement: { cgroupFd: -1, cgroupProcsPaths: paths } });
+        return await observer.spawn({ ...req, onCreated, placement: { cgroupFd: -1, cgroupProcsPaths: paths } });
       }
     } finally {
       placement.close();
     }
-    try {
-      if (placement.cgroupFd >= 0 && !child.intoCgroup && paths === placement.cgroupProcsPaths) {
-        job.notePlacementFallback('the spawn did not use CLONE_INTO_CGROUP');
-      }
-      job.notePlacementErrors(
-        child.placementFailures.map((f) => ({ index: paths.indexOf(f.path), errno: Math.abs(f.error.errno) })),
-        paths,
-      );
-    } catch {
-      /* accounting only */
-    }
-    return child;
   }
 
   /** attach: move the adopted process in (its pidfd was opened first, by the observer). */

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { checkGovernanceInput, Governance, type GovernanceOptions } from './governance';
 import type { JobClaim, JobRecorder } from '../journal/types';
-import type { ExitObserver, ObservedExit, SpawnedChild, SpawnRequest } from '../observer/types';
+import type { CreatedProcess, ExitObserver, ObservedExit, SpawnedChild, SpawnRequest } from '../observer/types';
 import { selectObserver } from '../observer/select';
 import { readStartTime } from '../observer/procfs';
 import { freezeResult, isoMs } from '../model/build-result';
@@ -95,6 +95,27 @@ export async function run(spec: RunSpec): Promise<Result> {
   const keeper = keeperRequest(s, runId);
   const startedAtMs = Date.now();
 
+  const startTime = isoMs(startedAtMs);
+  // The job is made durable the moment its process exists, and under a keeper before the
+  // workload's exec: no workload runs without a started record (docs/native.md "keeper").
+  const recordStart = (c: CreatedProcess): void => {
+    const startReport = gov.startReport();
+    s.recorder?.started({
+      type: 'started',
+      run_id: runId,
+      ...base,
+      pid: c.pid,
+      identity: { pid: c.pid, start_time_ticks: readStartTime(c.pid) },
+      cgroup: gov.journalPath(),
+      leaves: gov.leafDirs(),
+      ...(startReport !== null ? { cgroup_report: startReport } : {}),
+      start_time: startTime,
+      ...(c.keeper.pid !== null && 'exitFile' in keeper
+        ? { keeper: { pid: c.keeper.pid, start_time_ticks: readStartTime(c.keeper.pid), exit_file: keeper.exitFile } }
+        : {}),
+    });
+  };
+
   let child: SpawnedChild;
   try {
     child = await gov.spawn(observer, {
@@ -103,6 +124,7 @@ export async function run(spec: RunSpec): Promise<Result> {
       cwd: s.workdir ?? null,
       env: s.env ?? process.env,
       keeper,
+      onCreated: recordStart,
     });
   } catch (err) {
     const spawnError = asSpawnError(err);
@@ -121,23 +143,6 @@ export async function run(spec: RunSpec): Promise<Result> {
     s.recorder?.finished(result, runId);
     return result;
   }
-
-  const startTime = isoMs(startedAtMs);
-  const startReport = gov.startReport();
-  s.recorder?.started({
-    type: 'started',
-    run_id: runId,
-    ...base,
-    pid: child.pid,
-    identity: { pid: child.pid, start_time_ticks: readStartTime(child.pid) },
-    cgroup: gov.journalPath(),
-    leaves: gov.leafDirs(),
-    ...(startReport !== null ? { cgroup_report: startReport } : {}),
-    start_time: startTime,
-    ...(child.keeper.pid !== null && 'exitFile' in keeper
-      ? { keeper: { pid: child.keeper.pid, start_time_ticks: readStartTime(child.keeper.pid), exit_file: keeper.exitFile } }
-      : {}),
-  });
 
   const gate = new DetachGate(s.signal);
   const outcome = await gate.wait(child.watch);

@@ -73,15 +73,17 @@ export interface NativeSpawnRequest {
   /**
    * Start the workload under `ffrtmp-keeper` (native/keeper.c), or `null`/absent to exec it directly.
    * The child execs the keeper (after setsid, signals, cgroup, chdir, exactly as it would the
-   * workload); the keeper forks the workload with execvp's PATH search over the same
-   * `candidates` (so an execve error's `path` is the same candidate either way), then reports the
-   * workload's pid and pidfd over a SOCK_SEQPACKET socketpair. The keeper writes the exit file at
-   * `exitFile` (absolute) when the workload ends.
+   * workload); the keeper forks the workload's process and reports its pid and pidfd over a
+   * SOCK_SEQPACKET socketpair; the process waits before its exec until `keeperGo`, then execs with
+   * execvp's PATH search over the same `candidates` (so an execve error's `path` is the same
+   * candidate either way). The keeper writes the exit file at `exitFile` (absolute) when the
+   * workload ends.
    *
    * Errors of the keeper itself: `execve` with `path` = the keeper's path (it could not be
    * executed: the caller may start the workload directly instead); `pipe2`/`fork` (the keeper
-   * could not create the workload); `keeper` with `path` (it refused its arguments, or died
-   * before it said anything: errno EINVAL/ECHILD).
+   * could not create the workload); `keeper` with `path`: EINVAL (it refused its arguments),
+   * EPROTO (it never said hello: not a keeper, nothing started), ECHILD (it said hello and died
+   * before it reported the workload: one may exist, so do not start another).
    */
   keeper?: { path: string; jobId: string; exitFile: string } | null;
 }
@@ -113,6 +115,12 @@ export interface NativeSpawnResult {
   keeperPid: number;
   /** The keeper's pidfd (from its birth; CLOEXEC), or -1. */
   keeperPidfd: number;
+  /**
+   * Under a keeper: the socket the keeper waits on, the workload's process held before its exec.
+   * The caller records the job, then calls `keeperGo(controlFd, ...)` (which closes it); closing
+   * it instead means "never start" (the held process exits, no workload runs). -1 without a keeper.
+   */
+  controlFd: number;
   /** Which clone path was used: `clone3` (pidfd from birth) or `fork` (ENOSYS/EPERM fallback). */
   via: 'clone3' | 'fork';
   /** Whether the child was started with CLONE_INTO_CGROUP. */
@@ -169,8 +177,20 @@ export interface NativeBinding {
    * lacks the ioctl, ESRCH when the process was reaped before any pidfd existed.
    */
   pidfdGetExitInfo(fd: number): NativePidfdInfo;
-  /** Start a process natively (own session, default signal state, no PDEATHSIG). */
+  /**
+   * Start a process natively (own session, default signal state, no PDEATHSIG). Without a keeper
+   * it returns once the workload has exec'd. Under a keeper it returns once the workload's process
+   * exists, held before its exec: see `controlFd` and `keeperGo`.
+   */
   spawn(req: NativeSpawnRequest): NativeSpawnResult;
+  /**
+   * Under a keeper, after `spawn`. `start`: lets the held workload exec, and returns once it has
+   * (the keeper closed the socket); throws the exec error (`execve`, `path` = the candidate that
+   * decided it, as `spawn` does without a keeper), after reaping the keeper. `!start`: the held
+   * process exits without exec, and the keeper is reaped. Takes `controlFd` (closed on every
+   * path); `keeperPidfd` stays the caller's.
+   */
+  keeperGo(controlFd: number, keeperPidfd: number, candidates: string[], start: boolean): void;
 
   /**
    * Start this environment's single watcher thread. Called at most once per addon instance

@@ -6,10 +6,11 @@
  * Absence is a value with a reason, never an exception: a missing keeper never stops a job (the
  * workload is then started directly, and its Result says why).
  */
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 
-import { KEEPER_NAME } from './keeper-protocol';
+import { KEEPER_NAME, KEEPER_PROTOCOL } from './keeper-protocol';
 
 export const KEEPER_ENV = 'FFRTMP_KEEPER';
 
@@ -56,4 +57,18 @@ export function locateKeeper(env: NodeJS.ProcessEnv = process.env): KeeperLocati
   const key = env[KEEPER_ENV] ?? '';
   if (cached?.key !== key) cached = { key, location: locate(env[KEEPER_ENV]) };
   return cached.location;
+}
+
+/**
+ * Runs `<keeper> --version` (the only way to know a binary really runs here: the right
+ * architecture, not truncated) and checks that it speaks our protocol. For `ffrtmp doctor`.
+ */
+export function probeKeeper(path: string): { readonly ok: true } | { readonly ok: false; readonly why: string } {
+  const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.error) return { ok: false, why: `${path} could not be run: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}` };
+  const expected = `${KEEPER_NAME} protocol ${KEEPER_PROTOCOL}`;
+  if (r.status !== 0 || r.stderr.trim() !== expected) {
+    return { ok: false, why: `${path} --version said ${JSON.stringify(r.stderr.trim())} (exit ${r.status ?? r.signal}), not ${JSON.stringify(expected)}` };
+  }
+  return { ok: true };
 }

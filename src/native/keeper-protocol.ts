@@ -4,6 +4,9 @@
  */
 export const KEEPER_NAME = 'ffrtmp-keeper';
 
+/** FFRTMP_KEEPER_PROTOCOL: what `ffrtmp-keeper --version` must say. */
+export const KEEPER_PROTOCOL = 1;
+
 export const KEEPER_EXIT = {
   /** The exit file is written and durable. */
   recorded: 0,

@@ -29,6 +29,7 @@ const EXPECTED_FUNCTIONS: ReadonlyArray<keyof NativeBinding> = [
   'waitidPidfd',
   'pidfdGetExitInfo',
   'spawn',
+  'keeperGo',
   'watcherStart',
   'watch',
   'unwatch',

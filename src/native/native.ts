@@ -41,6 +41,7 @@ export interface Native {
   waitidPidfd(fd: number): NativeWaitidStatus | null;
   pidfdGetExitInfo(fd: number): NativePidfdInfo;
   spawn(req: NativeSpawnRequest): NativeSpawnResult;
+  keeperGo(controlFd: number, keeperPidfd: number, candidates: string[], start: boolean): void;
   capabilities(): NativeCapabilities;
   /**
    * Makes sure this environment's watcher thread runs (starting it on first use), so that a
@@ -93,6 +94,7 @@ export function createNative(raw: NativeBinding): Native {
     waitidPidfd: (fd) => call(() => raw.waitidPidfd(fd)),
     pidfdGetExitInfo: (fd) => call(() => raw.pidfdGetExitInfo(fd)),
     spawn: (req) => call(() => raw.spawn(req)),
+    keeperGo: (controlFd, keeperPidfd, candidates, start) => call(() => raw.keeperGo(controlFd, keeperPidfd, candidates, start)),
     capabilities: () => call(() => raw.capabilities()),
     watchCount: () => raw.watchCount(),
     ensureWatcher: () => {

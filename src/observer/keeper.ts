@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fromKeeper } from '../model/exit-status';
-import type { ExitStatus } from '../model/result';
+import { UNKNOWN_EXIT, type ExitStatus } from '../model/result';
 import type { SpawnRequest } from './types';
 
 /** The exit file as written (protocol 1). */
@@ -16,6 +16,8 @@ export interface KeeperExitFile {
   /** The workload. */
   readonly pid: number;
   readonly keeper_pid: number;
+  /** The workload exec'd. false: no go came (its wrapper died while starting it): it never ran. */
+  readonly started: boolean;
   readonly exit_code: number | null;
   /** The number of the signal that ended the workload. */
   readonly signal: number | null;
@@ -28,7 +30,14 @@ export interface KeeperExitFile {
 }
 
 export type ExitFileRead =
-  | { readonly ok: true; readonly file: KeeperExitFile; readonly status: ExitStatus; readonly endedAtMs: number }
+  | {
+      readonly ok: true;
+      readonly file: KeeperExitFile;
+      /** false: the workload never ran (status unknown, endedAtMs = when the keeper gave up). */
+      readonly started: boolean;
+      readonly status: ExitStatus;
+      readonly endedAtMs: number;
+    }
   | { readonly ok: false; readonly missing: boolean; readonly why: string };
 
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -39,10 +48,12 @@ function validate(v: unknown): KeeperExitFile | string {
   const o = v as Record<string, unknown>;
   if (o.v !== 1) return `unknown version ${JSON.stringify(o.v)}`;
   if (typeof o.job_id !== 'string' || !isPid(o.pid) || !isPid(o.keeper_pid)) return 'bad job_id, pid or keeper_pid';
+  if (typeof o.started !== 'boolean') return 'bad started';
   const code = o.exit_code, sig = o.signal;
   const exited = Number.isSafeInteger(code) && (code as number) >= 0 && (code as number) <= 255 && sig === null;
   const killed = code === null && Number.isSafeInteger(sig) && (sig as number) > 0 && (sig as number) < 128;
-  if (!exited && !killed) return 'exactly one of exit_code and signal must be set';
+  if (o.started && !exited && !killed) return 'exactly one of exit_code and signal must be set';
+  if (!o.started && (code !== null || sig !== null)) return 'a workload that never started has no exit_code or signal';
   if (typeof o.core_dumped !== 'boolean') return 'bad core_dumped';
   if (!isCount(o.ended_at_us) || !isCount(o.utime_us) || !isCount(o.stime_us) || !isCount(o.maxrss_kb)) return 'bad times or rusage';
   return o as unknown as KeeperExitFile;
@@ -71,7 +82,8 @@ export function readExitFile(path: string, expect: { pid: number; keeperPid?: nu
   if (file.pid !== expect.pid || (expect.keeperPid !== undefined && file.keeper_pid !== expect.keeperPid)) {
     return { ok: false, missing: false, why: `exit file ${path} is about pid ${file.pid} (keeper ${file.keeper_pid}), not ${expect.pid}` };
   }
-  return { ok: true, file, status: fromKeeper(file.exit_code, file.signal), endedAtMs: file.ended_at_us / 1000 };
+  const status = file.started ? fromKeeper(file.exit_code, file.signal) : UNKNOWN_EXIT;
+  return { ok: true, file, started: file.started, status, endedAtMs: file.ended_at_us / 1000 };
 }
 
 /** Why a workload was started without a keeper: the caller's reason, or this backend's. */

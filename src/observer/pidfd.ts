@@ -10,7 +10,8 @@ import { commandCandidates, envp } from './command-path';
 import { keeperWhy, readExitFile } from './keeper';
 import type {
   AttachOptions,
-  AttachedProcess, ExitObserver, ObservedExit, PlacementFailure, SpawnRequest, SpawnedChild, Watch,
+  AttachedProcess,
+  CreatedProcess, ExitObserver, ObservedExit, PlacementFailure, SpawnRequest, SpawnedChild, Watch,
 } from './types';
 
 /**
@@ -85,14 +86,29 @@ export class PidfdObserver implements ExitObserver {
       path: paths[p.index] ?? '?',
       error: new SystemError(p.errno, 'write', paths[p.index]),
     }));
-    let watch: Watch;
-    try {
-      watch = exitFile !== null ? this.watchKept(r, exitFile) : this.watchFd(r.pidfd, r.pid, 'child');
-    } catch (err) {
-      // The workload runs and stays running; the Result must still name it.
-      throw Object.assign(err as Error, { pid: r.pid });
+    const created: CreatedProcess = { pid: r.pid, via: r.via, intoCgroup: r.intoCgroup, placementFailures, keeper };
+    if (exitFile === null) {
+      let watch: Watch;
+      try {
+        watch = this.watchFd(r.pidfd, r.pid, 'child');
+      } catch (err) {
+        // The workload runs and stays running; the Result must still name it.
+        throw Object.assign(err as Error, { pid: r.pid });
+      }
+      notify(req, created);
+      return { ...created, watch };
     }
-    return { pid: r.pid, watch, via: r.via, intoCgroup: r.intoCgroup, placementFailures, keeper };
+    // Under the keeper the workload's process is held before its exec: watch first (a workload
+    // we could not watch is never started), record (onCreated), then let it exec.
+    const watch = this.watchKept(r, exitFile); // throws with nothing started, the keeper reaped
+    notify(req, created);
+    try {
+      this.native.keeperGo(r.controlFd, r.keeperPidfd, base.candidates, true);
+    } catch (err) {
+      watch.close(); // the keeper is reaped: its fds go
+      throw err;
+    }
+    return { ...created, watch };
   }
 
   /**
@@ -114,15 +130,21 @@ export class PidfdObserver implements ExitObserver {
       return { r, keeper: { pid: r.keeperPid }, exitFile: want.exitFile };
     } catch (err) {
       const e = err as SystemError;
-      const keeperFailed = e.path === loc.path && (e.syscall === 'execve' || (e.syscall === 'keeper' && e.code === 'EINVAL'));
+      // Only failures that prove nothing was started: the keeper could not be executed, refused
+      // its arguments, or is no keeper at all (it never said hello).
+      const keeperFailed = e.path === loc.path && (e.syscall === 'execve' || (e.syscall === 'keeper' && (e.code === 'EINVAL' || e.code === 'EPROTO')));
       if (!keeperFailed) throw err;
-      const why = e.syscall === 'execve' ? `${loc.path} could not be executed (${e.code})` : `${loc.path} refused its arguments`;
+      const why =
+        e.syscall === 'execve' ? `${loc.path} could not be executed (${e.code})`
+        : e.code === 'EPROTO' ? `${loc.path} is not an ffrtmp-keeper (it never spoke the keeper protocol)`
+        : `${loc.path} refused its arguments`;
       return { r: this.native.spawn(base), keeper: { pid: null, why: `${why}: started directly` }, exitFile: null };
     }
   }
 
   /**
-   * A workload under a keeper. Only the keeper's pidfd is watched (one wake-up per job): when the
+   * A workload under a keeper (held before its exec: the caller lets it go). Only the keeper's
+   * pidfd is watched (one wake-up per job): when the
    * keeper exits, its exit file holds the workload's status and end time. If it exited without
    * one (killed, or the file could not be written), the workload is watched on as an adopted
    * process: PIDFD_INFO_EXIT where the kernel has it, else unknown, and the problem is reported.
@@ -167,7 +189,8 @@ export class PidfdObserver implements ExitObserver {
       closeKeeper();
       const read = readExitFile(exitFile, { pid: r.pid, keeperPid: r.keeperPid });
       if (read.ok) {
-        finish({ exitedAtMs: read.endedAtMs, status: read.status });
+        // (never started: cannot happen while we hold the go; honest all the same)
+        finish({ exitedAtMs: read.endedAtMs, status: read.status, ...(read.started ? {} : { keeperProblem: 'the keeper says the workload never started' }) });
         return;
       }
       const problem = keeperProblem(own, read.why);
@@ -188,6 +211,8 @@ export class PidfdObserver implements ExitObserver {
     try {
       sub = this.native.subscribe(keeperFd, onKeeperEvent);
     } catch (err) {
+      // Never started: the held process exits without exec, the keeper too (and is reaped).
+      this.native.keeperGo(r.controlFd, keeperFd, [], false);
       release();
       throw err;
     }
@@ -259,6 +284,15 @@ export class PidfdObserver implements ExitObserver {
     } catch {
       return UNKNOWN_EXIT;
     }
+  }
+}
+
+/** Tells the caller the process exists (a throw there must not stop the start). */
+function notify(req: SpawnRequest, created: CreatedProcess): void {
+  try {
+    req.onCreated?.(created);
+  } catch {
+    /* the caller's problem, never the workload's */
   }
 }
 

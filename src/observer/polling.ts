@@ -82,6 +82,12 @@ export class PollingObserver implements ExitObserver {
         placementFailures.push({ path, error: new SystemError(-(e.errno ?? -5), 'write', path) });
       }
     }
+    const keeper = { pid: null, why: keeperWhy(req, `the polling backend starts workloads directly (${this.why})`) };
+    try {
+      req.onCreated?.({ pid, via: 'child_process', intoCgroup: false, placementFailures, keeper });
+    } catch {
+      /* the caller's problem, never the workload's */
+    }
     let open = true;
     const exited = new Promise<ObservedExit>((resolve) => {
       child.once('exit', (code, signal) => {
@@ -100,7 +106,7 @@ export class PollingObserver implements ExitObserver {
       via: 'child_process',
       intoCgroup: false,
       placementFailures,
-      keeper: { pid: null, why: keeperWhy(req, `the polling backend starts workloads directly (${this.why})`) },
+      keeper,
     };
   }
 

@@ -45,6 +45,13 @@ export interface SpawnRequest {
    * workload directly and says why in `SpawnedChild.keeper`; absent: directly, `why` given here.
    */
   readonly keeper?: { readonly jobId: string; readonly exitFile: string } | { readonly why: string };
+  /**
+   * Called once the process exists and before it runs anything of its own where the backend can
+   * hold it there (under a keeper: it waits before its exec until this returns), else right after
+   * its start. The core makes the job durable here (the journal's `started` record), so that no
+   * workload runs without a record. Must not throw (a throw is ignored: the start goes on).
+   */
+  readonly onCreated?: (created: CreatedProcess) => void;
 }
 
 export interface SpawnPlacement {
@@ -59,9 +66,9 @@ export interface PlacementFailure {
   readonly error: SystemError;
 }
 
-export interface SpawnedChild {
+/** What a spawn has made, before the watch is handed over. */
+export interface CreatedProcess {
   readonly pid: number;
-  readonly watch: Watch;
   /** How the process was created: `clone3` (pidfd from birth), `fork` (+pidfd_open), `child_process` (fallback). */
   readonly via: 'clone3' | 'fork' | 'child_process';
   /** The child was born in its cgroup with CLONE_INTO_CGROUP. */
@@ -70,6 +77,10 @@ export interface SpawnedChild {
   readonly placementFailures: readonly PlacementFailure[];
   /** The keeper's pid, or why the workload was started without one. */
   readonly keeper: KeeperReport;
+}
+
+export interface SpawnedChild extends CreatedProcess {
+  readonly watch: Watch;
 }
 
 /** A process adopted by `attach`; `identityStartTime` is field 22 of /proc/<pid>/stat. */

@@ -131,6 +131,14 @@ class AdoptionProbe implements JobRecorder {
   }
 }
 
+/** The spawn error of a job whose wrapper died between its started record and its workload's exec. */
+const NEVER_STARTED = Object.freeze({
+  code: 'ECANCELED',
+  errno: -125,
+  syscall: 'keeper',
+  message: 'the wrapper died before it let the workload start: the workload never ran',
+});
+
 /** run_ids this process is adopting right now (claims identify processes, not calls). */
 const adoptingHere = new Set<string>();
 
@@ -214,6 +222,23 @@ async function adoptClaimed(orphan: StartedJournalRecord, journal: Journal, opts
     const ended = await keeperEnded(kept, opts.observer ?? selectObserver(), opts.signal, () => opts.onAdopted?.(orphan));
     if (ended === 'detached') return { kind: 'skipped', orphan, why: 'detached' };
     const read = readExitFile(kept.exit_file, { pid: orphan.pid, keeperPid: kept.pid });
+    if (read.ok && !read.started) {
+      // Its wrapper died after recording the job and before letting the workload start: it
+      // never ran. A platform failure to start it, said as such.
+      const governed = await finishAdopted(orphan);
+      const result = freezeResult({
+        ...base,
+        pid: null,
+        startedAtMs: Number.isFinite(startedAtMs) ? startedAtMs : read.endedAtMs,
+        endedAtMs: read.endedAtMs,
+        exit: UNKNOWN_EXIT,
+        reason: 'spawn_failed_platform',
+        spawn_error: NEVER_STARTED,
+        ...(governed ?? {}),
+        keeper: { pid: kept.pid },
+      });
+      return persist(result, { kind: 'observed', orphan, result });
+    }
     if (read.ok) {
       const final = finalFields({ exitedAtMs: read.endedAtMs, status: read.status }, orphan.mode);
       const governed = await finishAdopted(orphan);

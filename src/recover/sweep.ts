@@ -9,6 +9,7 @@
  * record (and named like that run's leaves), never a directory found by scanning. rmdir removes
  * only empty cgroups; one that still holds a process stays and is reported.
  */
+import * as fs from 'node:fs';
 import { JobCgroup } from '../cgroup/job';
 import { listExitFiles, removeExitFile, exitFilePath } from '../journal/exits';
 import { isOpen, OpenJobs } from '../journal/open-jobs';
@@ -22,11 +23,22 @@ export interface SweepReport {
   readonly leavesLeft: readonly { readonly dir: string; readonly reason: string }[];
   /** Open-job entries removed because their job is not open any more. */
   readonly entriesRemoved: number;
-  /** Keepers' exit files of runs whose Result is in the journal (a crash came between the two). */
+  /**
+   * Keepers' exit files removed: of runs whose Result is in the journal (a crash came between the
+   * two), and of runs never recorded whose workload never started.
+   */
   readonly exitFilesRemoved: number;
 }
 
 /** Sweeps `stateDir`'s ended jobs. `records`: the journal, when the caller has just read it. */
+function neverStarted(file: string): boolean {
+  try {
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { started?: unknown }).started === false;
+  } catch {
+    return false;
+  }
+}
+
 export async function sweep(stateDir: string, records: readonly JournalRecord[] = readJournal(stateDir).records): Promise<SweepReport> {
   const ended = new Set<string>();
   const started = new Map<string, StartedJournalRecord>();
@@ -73,7 +85,10 @@ export async function sweep(stateDir: string, records: readonly JournalRecord[] 
     exitFiles = new Map(); // unreadable: nothing to do now; the next sweep tries again
   }
   for (const [runId] of exitFiles) {
-    if (!ended.has(runId)) continue; // its Result is still to be written from it
+    // Kept while its Result is still to be written from it. One that says the workload never
+    // started, of a run that was never recorded (its wrapper died before its started record), has
+    // nothing to tell anyone.
+    if (!ended.has(runId) && !(started.has(runId) === false && neverStarted(exitFilePath(stateDir, runId)))) continue;
     removeExitFile(exitFilePath(stateDir, runId));
     exitFilesRemoved++;
   }

@@ -88,6 +88,8 @@ export function governedSuite(name: string, { env, rootFor, instantRuns }: Gover
         },
         detached: (d) => inner.detached(d),
         finished: (r, id) => inner.finished(r, id),
+        exitFileFor: (id) => inner.exitFileFor(id),
+        governed: (id, leaves) => inner.governed(id, leaves),
       };
       return { recorder, started };
     }
@@ -167,8 +169,22 @@ export function governedSuite(name: string, { env, rootFor, instantRuns }: Gover
     });
 
     it("a memory limit OOM-kills an allocator: the workload's own failure, with oom_kills >= 1", async () => {
-      const r = await run({ command: process.execPath, args: ['-e', 'const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))'], jobId: 'mem96', governance: governance({ memoryMax: '96M' }), recorder: journal.recorder() });
-      expect(r.signal).toBe('SIGKILL');
+      const w = watched();
+      const pending = run({ command: process.execPath, args: ['-e', 'const a=[];setTimeout(()=>{for(;;)a.push(Buffer.alloc(1<<20,1))},700)'], jobId: 'mem96', governance: governance({ memoryMax: '96M' }), recorder: w.recorder });
+      const started = await w.started;
+      // The keeper shares the leaf (born there), so the OOM killer could pick it: it lowered its
+      // oom_score_adj as far as it may, and the workload has the one it was started with.
+      const keeperPid = started.keeper!.pid;
+      const adj = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8'));
+      const inLeaf = fs.readFileSync(path.join(started.leaves!.find((l) => l.includes('memory'))!, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+      expect(inLeaf).toContain(keeperPid);
+      const keeperAdj = adj(keeperPid);
+      expect(keeperAdj).toBeLessThanOrEqual(adj(process.pid));
+      if (process.geteuid?.() === 0 && v2) expect(keeperAdj).toBe(-1000); // root in the guest may
+      const r = await pending;
+      // the keeper was not the one killed: it recorded the workload's death
+      expect(r).toMatchObject({ signal: 'SIGKILL', exit_source: 'keeper', keeper: { pid: keeperPid } });
+      expect(r.keeper!.problem).toBeUndefined();
       expect(r.platform_sla_reason).toBe('workload_failed_platform_ok');
       expect(r.usage!.oom_kills).toBeGreaterThanOrEqual(1);
       if (r.usage!.memory_peak_bytes !== null) {
@@ -183,11 +199,13 @@ export function governedSuite(name: string, { env, rootFor, instantRuns }: Gover
       const started = await w.started;
       await sleepMs(300);
       const all = [started.pid, ...descendants(started.pid)];
-      // (sleep 30 &) in a subshell is reparented away from the tree: find it by session.
+      // (sleep 30 &) in a subshell is reparented away from the tree: find it by session (its
+      // keeper's, which is in the leaf too, or the workload's own without one).
+      const session = started.keeper?.pid ?? started.pid;
       for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x)).map(Number)) {
         try {
           const st = fs.readFileSync(`/proc/${p}/stat`, 'latin1').split(') ')[1]!.split(' ');
-          if (Number(st[3]) === started.pid && !all.includes(p)) all.push(p);
+          if (Number(st[3]) === session && !all.includes(p) && p !== started.keeper?.pid) all.push(p);
         } catch {
           /* gone */
         }

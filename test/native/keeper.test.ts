@@ -54,9 +54,25 @@ async function keeperExit(r: NativeSpawnResult): Promise<number> {
   return s.siStatus;
 }
 
+/** spawn + keeperGo: the workload runs (or its exec error is thrown). */
+function spawnKept(req: NativeSpawnRequest): NativeSpawnResult {
+  const b = native();
+  const r = b.spawn(req);
+  if (r.controlFd >= 0) {
+    try {
+      b.keeperGo(r.controlFd, r.keeperPidfd, req.candidates, true);
+    } catch (err) {
+      b.closeFd(r.keeperPidfd);
+      if (r.pidfd >= 0) b.closeFd(r.pidfd);
+      throw err;
+    }
+  }
+  return r;
+}
+
 function spawnError(req: NativeSpawnRequest): SystemError {
   try {
-    const r = native().spawn(req);
+    const r = spawnKept(req);
     throw new Error(`spawn did not fail (pid ${r.pid})`);
   } catch (raw) {
     return toSystemError(raw) as SystemError;
@@ -82,8 +98,7 @@ describe.skipIf(nativeDisabled)('ffrtmp-keeper', () => {
   });
 
   it('is the workload\'s parent and session leader, shows as `ffrtmp-keeper <job-id> -- <command>`, holds only /dev/null, ignores the signals that would end it', async () => {
-    const b = native();
-    const r = b.spawn(request(['sleep', '30'], { jobId: 'cam-7' }));
+    const r = spawnKept(request(['sleep', '30'], { jobId: 'cam-7' }));
     try {
       expect(r.keeperPid).toBeGreaterThan(0);
       expect(r.pid).not.toBe(r.keeperPid);
@@ -127,9 +142,8 @@ describe.skipIf(nativeDisabled)('ffrtmp-keeper', () => {
   });
 
   it('gives the workload a clean environment (its own, without the keeper\'s variables) and the oom_score_adj it had', async () => {
-    const b = native();
     const out = join(tmp, 'env.txt');
-    const r = b.spawn(request(['sh', '-c', `cat /proc/self/oom_score_adj > ${out}.oom; env > ${out}`], { env: { PATH: '/usr/bin:/bin', MARK: 'x y' } }));
+    const r = spawnKept(request(['sh', '-c', `cat /proc/self/oom_score_adj > ${out}.oom; env > ${out}`], { env: { PATH: '/usr/bin:/bin', MARK: 'x y' } }));
     expect(await keeperExit(r)).toBe(0);
     const env = readFileSync(out, 'utf8');
     expect(env).toMatch(/^MARK=x y$/m);
@@ -142,8 +156,7 @@ describe.skipIf(nativeDisabled)('ffrtmp-keeper', () => {
     const mine = readFileSync('/proc/self/oom_score_adj', 'utf8').trim();
     const probe = spawnSync('sh', ['-c', 'echo -1000 > /proc/self/oom_score_adj && cat /proc/self/oom_score_adj'], { encoding: 'utf8' });
     const mayLower = probe.status === 0 && probe.stdout.trim() === '-1000';
-    const b = native();
-    const r = b.spawn(request(['sleep', '30']));
+    const r = spawnKept(request(['sleep', '30']));
     try {
       expect(readFileSync(`/proc/${r.keeperPid}/oom_score_adj`, 'utf8').trim()).toBe(mayLower ? '-1000' : mine);
       expect(readFileSync(`/proc/${r.pid}/oom_score_adj`, 'utf8').trim()).toBe(mine);
@@ -153,12 +166,40 @@ describe.skipIf(nativeDisabled)('ffrtmp-keeper', () => {
     expect(await keeperExit(r)).toBe(0);
   });
 
-  it('writes the exit file durably when the workload ends: code, end time and rusage; no temp file left', async () => {
+  it('holds the workload before its exec until go: it runs nothing of its own before the job is recorded, and never without a go', async () => {
     const b = native();
+    const marker = join(tmp, 'held');
+    const req = request(['sh', '-c', `touch ${marker}`]);
+    const r = b.spawn(req);
+    await sleepMs(150);
+    // the held process is a copy of the keeper, not yet the workload
+    expect(cmdline(r.pid)[0]).toBe('ffrtmp-keeper');
+    expect(existsSync(marker)).toBe(false);
+    b.keeperGo(r.controlFd, r.keeperPidfd, req.candidates, true);
+    expect(await keeperExit(r)).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+
+    // no go (the wrapper died before recording the job): nothing starts, and the exit file says so
+    const never = join(tmp, 'never');
+    const req2 = request(['sh', '-c', `touch ${never}`]);
+    const r2 = b.spawn(req2);
+    const before = ourChildren();
+    b.keeperGo(r2.controlFd, r2.keeperPidfd, req2.candidates, false); // closes the socket, reaps the keeper
+    b.closeFd(r2.keeperPidfd);
+    b.closeFd(r2.pidfd);
+    expect(ourChildren()).toEqual(before.filter((p) => p !== r2.keeperPid));
+    await sleepMs(100);
+    expect(existsSync(never)).toBe(false);
+    const read = readExitFile(req2.keeper!.exitFile, { pid: r2.pid, keeperPid: r2.keeperPid });
+    expect(read).toMatchObject({ ok: true, started: false, status: { exit_code: null, signal: null, exit_source: 'unknown' } });
+    expect(procStat(r2.pid)).toBeNull(); // the held process is gone too (reaped by its keeper)
+  });
+
+  it('writes the exit file durably when the workload ends: code, end time and rusage; no temp file left', async () => {
     const exitFile = exitFileName();
     const before = Date.now();
     // a little CPU, then exit 5
-    const r = b.spawn(request(['sh', '-c', 'i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; exit 5'], { jobId: 'j:5@x+y', exitFile }));
+    const r = spawnKept(request(['sh', '-c', 'i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; exit 5'], { jobId: 'j:5@x+y', exitFile }));
     expect(await keeperExit(r)).toBe(0);
     const after = Date.now();
     const read = readExitFile(exitFile, { pid: r.pid, keeperPid: r.keeperPid });
@@ -177,9 +218,8 @@ describe.skipIf(nativeDisabled)('ffrtmp-keeper', () => {
   });
 
   it('records a death by signal as the signal', async () => {
-    const b = native();
     const exitFile = exitFileName();
-    const r = b.spawn(request(['sleep', '30'], { exitFile }));
+    const r = spawnKept(request(['sleep', '30'], { exitFile }));
     process.kill(r.pid, 'SIGTERM');
     expect(await keeperExit(r)).toBe(0);
     const read = readExitFile(exitFile, { pid: r.pid, keeperPid: r.keeperPid });
@@ -187,9 +227,8 @@ describe.skipIf(nativeDisabled)('ffrtmp-keeper', () => {
   });
 
   it('a keeper that cannot write its exit file exits 74, and the workload was not disturbed', async () => {
-    const b = native();
     const marker = join(tmp, 'ran-to-its-end');
-    const r = b.spawn(request(['sh', '-c', `sleep 0.1; touch ${marker}; exit 3`], { exitFile: join(tmp, 'no-such-dir', 'x.json') }));
+    const r = spawnKept(request(['sh', '-c', `sleep 0.1; touch ${marker}; exit 3`], { exitFile: join(tmp, 'no-such-dir', 'x.json') }));
     expect(await keeperExit(r)).toBe(74);
     expect(existsSync(marker)).toBe(true);
     expect(existsSync(join(tmp, 'no-such-dir'))).toBe(false);
