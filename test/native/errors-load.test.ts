@@ -117,6 +117,7 @@ describe('loadNative', () => {
       [
         'capabilities',
         'closeFd',
+        'keeperGo',
         'pidfdGetExitInfo',
         'pidfdOpen',
         'spawn',
@@ -172,7 +173,7 @@ describe.skipIf(nativeDisabled)('native basics', () => {
     expect(err).toBeInstanceOf(SystemError);
     expect(err).toMatchObject({ code: 'ESRCH', errno: -3, syscall: 'pidfd_open' });
     expect(Object.keys(o).sort()).toEqual(
-      ['capabilities', 'closeFd', 'ensureWatcher', 'pidfdGetExitInfo', 'pidfdOpen', 'spawn', 'subscribe', 'waitidPidfd', 'watchCount'].sort(),
+      ['capabilities', 'closeFd', 'ensureWatcher', 'keeperGo', 'pidfdGetExitInfo', 'pidfdOpen', 'spawn', 'subscribe', 'waitidPidfd', 'watchCount'].sort(),
     );
   });
 
