@@ -135,8 +135,11 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  return !/\) [ZX] /.test(stat);
+  try {
+    return !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false; // gone (and reaped) between the two looks
+  }
 }
 
 export function sessionOf(pid: number): number {

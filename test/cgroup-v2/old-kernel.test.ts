@@ -62,6 +62,7 @@ describe('run: a wrapper killed -9, and the keeper still keeps the real exit sta
       expect(results).toHaveLength(1);
       expect(results[0]).toMatchObject({ job_id: 'vm-k9', exit_code: 5, signal: null, exit_source: 'keeper', platform_sla_reason: 'workload_failed_platform_ok', keeper: { pid: s.keeper!.pid } });
     } finally {
+      await ffrtmp(['recover', '--state-dir', dir], { timeoutMs: 240_000 }); // its leaf, should the test have failed first
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -21,7 +21,7 @@ import { UsageError } from '../../src/model/errors';
 import type { Result } from '../../src/model/result';
 import { selectObserver } from '../../src/observer/select';
 import { recover } from '../../src/recover/recover';
-import { killQuietly, testTempDir } from '../helpers';
+import { killQuietly, testTempDir, waitFor } from '../helpers';
 import { cleanupRoot, descendants, dirsOf, nothingUnder, sleepMs, testRootName } from './support';
 import type { CgroupEnv } from '../../src/cgroup/detect';
 
@@ -176,7 +176,7 @@ export function governedSuite(name: string, { env, rootFor, instantRuns }: Gover
       // oom_score_adj as far as it may, and the workload has the one it was started with.
       const keeperPid = started.keeper!.pid;
       const adj = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8'));
-      const inLeaf = fs.readFileSync(path.join(started.leaves!.find((l) => l.includes('memory'))!, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+      const inLeaf = fs.readFileSync(path.join(started.cgroup!, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number); // the memory leaf
       expect(inLeaf).toContain(keeperPid);
       const keeperAdj = adj(keeperPid);
       expect(keeperAdj).toBeLessThanOrEqual(adj(process.pid));
@@ -303,9 +303,9 @@ export function governedSuite(name: string, { env, rootFor, instantRuns }: Gover
     it('attach to a zombie: observed at once, nothing moved, no violation', async () => {
       // A zombie: the background sleep's parent execs into a long sleep and never waits.
       const parent = await foreign(['sh', '-c', 'sleep 0.05 & exec sleep 30']);
-      await sleepMs(400);
-      const zombie = descendants(parent.pid!)[0]!;
-      expect(fs.readFileSync(`/proc/${zombie}/stat`, 'latin1').split(') ')[1]![0]).toBe('Z');
+      const state = (pid: number | undefined) => (pid === undefined ? undefined : fs.readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]![0]);
+      // (a fixed wait is not enough under emulation: wait for the state itself)
+      const zombie = await waitFor(() => { const z = descendants(parent.pid!)[0]; return state(z) === 'Z' ? z : undefined; }, 30_000);
       // Its parent never reaps it, so its status never exists: a short reap grace ends the wait.
       const observer = selectObserver({ reapGraceMs: 200 });
       const [r] = await attach({ pids: [zombie], jobIds: ['zombie'], governance: governance({ cpuWeight: '10' }), recorder: journal.recorder(), observer });
