@@ -8,14 +8,14 @@
  *   2. ignores every signal that would stop or end it (it reacts to none: the workload's fate
  *      is the workload's business), and lowers its own oom_score_adj as far as it may, so the
  *      OOM killer of the job's memory cgroup never picks it instead of the workload;
- *   3. forks the workload's process: default signal state, the original oom_score_adj; it waits
- *      at a gate before exec;
- *   4. sends the wrapper its pid and pidfd (SCM_RIGHTS) and waits for the wrapper's go, which
- *      comes once the job's `started` record is durable: no workload runs without a record. If the
+ *   3. forks the workload's process: default signal state, the original oom_score_adj; it is held
+ *      before its exec, waiting on the socket for the wrapper's go;
+ *   4. sends the wrapper its pid and pidfd (SCM_RIGHTS) and lets go of the socket. The go comes
+ *      once the job's `started` record is written: no workload runs without a record. If the
  *      wrapper dies first, nothing starts, and the exit file says so (started: false; exit 127);
- *   5. opens the gate: the child execs with execvp's PATH search (the wrapper computed the same
- *      candidate list, so an error's index names the same path there); an exec error is forwarded
- *      to the wrapper and the keeper exits 127; on success it closes the socket, puts /dev/null on
+ *   5. on the go the child execs with execvp's PATH search (the wrapper computed the same candidate
+ *      list, so an error's index names the same path there); an exec error goes to the wrapper
+ *      (from the child itself) and the keeper exits 127. Once it runs, the keeper puts /dev/null on
  *      its fds 0-2 and leaves the working directory: it holds nothing of anyone's;
  *   6. wait4()s for its one child, then writes the exit file durably (temp file, fsync, rename,
  *      fsync the directory) and exits 0 (74 when the file could not be written).
@@ -287,6 +287,11 @@ __attribute__((noreturn)) static void exec_workload(char** argv, int report_fd) 
       r.err = last_err;
     }
   }
+  /* To the wrapper directly (one datagram on the socket, which this process holds until its exec)
+   * and to the keeper (the pipe), which then writes no exit file. */
+  r.pid = (int32_t)getpid();
+  while (send(sock, &r, sizeof r, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
   write_all(report_fd, (const char*)&r, sizeof r);
   _exit(FFRTMP_KEEPER_EXIT_NOT_STARTED);
 }
@@ -436,15 +441,14 @@ int main(int argc, char** argv) {
   }
   const char* job_id = argv[1];
   char** workload = argv + 3;
-  report(FFRTMP_REPORT_HELLO, FFRTMP_KEEPER_PROTOCOL, 0, 0, -1);
 
   ignore_signals();
   oom_protect_self();
 
-  /* p: the workload's exec error, if any (CLOEXEC: EOF means it exec'd). g: the gate it waits at
-   * before exec, until the wrapper has made the job durable and says go. */
-  int p[2], g[2];
-  if (pipe2(p, O_CLOEXEC) < 0 || pipe2(g, O_CLOEXEC) < 0) {
+  /* p: what became of the workload's process, from the process itself: an exec error, or that no
+   * go came (CLOEXEC: EOF with nothing said means it exec'd). */
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) {
     report(FFRTMP_REPORT_KEEPER_SETUP, FFRTMP_KEEPER_STAGE_PIPE, errno, 0, -1);
     return FFRTMP_KEEPER_EXIT_SETUP;
   }
@@ -456,18 +460,22 @@ int main(int argc, char** argv) {
   if (pid == 0) {
     default_signals();
     oom_restore_in_child();
-    close(g[1]);
-    /* Only an explicit go execs: EOF (the keeper is gone, or the wrapper died before the job was
-     * recorded) means nobody would record this workload's end, so it never starts. */
-    char c = 0;
+    close(p[0]);
+    /* Held before its exec until the wrapper's go, which it receives itself (the keeper has let
+     * go of the socket by then). EOF (the wrapper died before recording the job, or chose not to
+     * start it) means nobody would record this workload's end: it never starts. */
+    struct ffrtmp_report go;
     ssize_t n;
-    do n = read(g[0], &c, 1);
+    do n = recv(sock, &go, sizeof go, 0);
     while (n < 0 && errno == EINTR);
-    if (n != 1 || c != 'g') _exit(FFRTMP_KEEPER_EXIT_NOT_STARTED);
+    if (n != (ssize_t)sizeof go || go.kind != FFRTMP_REPORT_GO) {
+      struct ffrtmp_report no = {FFRTMP_REPORT_NOT_STARTED, 0, 0, 0};
+      write_all(p[1], (const char*)&no, sizeof no);
+      _exit(FFRTMP_KEEPER_EXIT_NOT_STARTED);
+    }
     exec_workload(workload, p[1]);
   }
   close(p[1]);
-  close(g[0]);
 
   /* Race-free: only we can reap our child, and we have not. */
   int status = 0;
@@ -475,31 +483,12 @@ int main(int argc, char** argv) {
   int pidfd = (int)syscall(__NR_pidfd_open, pid, 0);
   report(FFRTMP_REPORT_STARTED, 0, pidfd < 0 ? errno : 0, pid, pidfd);
   if (pidfd >= 0) close(pidfd);
+  /* The rest of the conversation is between the wrapper and the workload's process: the go, then
+   * an exec error or the EOF of its exec. */
+  close(sock);
+  sock = -1;
 
-  /* The wrapper records the job, then says go. If it dies first (EOF), nothing starts. */
   struct ffrtmp_report r;
-  ssize_t got;
-  do got = recv(sock, &r, sizeof r, 0);
-  while (got < 0 && errno == EINTR);
-  if (got != (ssize_t)sizeof r || r.kind != FFRTMP_REPORT_GO) {
-    /* The job may be recorded (the wrapper died after its started record, before its go): say,
-     * durably, that the workload never ran, so that its Result says so instead of "unobserved". */
-    close(g[1]);
-    close(sock);
-    sock = -1;
-    stdio_to_null();
-    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
-    }
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    memset(&ru, 0, sizeof ru);
-    write_exit_file(exit_path, job_id, pid, 0, 0, &ru, &now);
-    return FFRTMP_KEEPER_EXIT_NOT_STARTED;
-  }
-  write_all(g[1], "g", 1);
-  close(g[1]);
-
-  /* EOF: the workload exec'd (the pipe is CLOEXEC) or died trying, with its report first. */
   size_t have = 0;
   for (;;) {
     ssize_t n = read(p[0], (char*)&r + have, sizeof r - have);
@@ -509,15 +498,20 @@ int main(int argc, char** argv) {
     if (have == sizeof r) break;
   }
   close(p[0]);
-  if (have == sizeof r && r.kind == FFRTMP_REPORT_EXEC) {
-    report(FFRTMP_REPORT_EXEC, r.index, r.err, pid, -1);
+  if (have == sizeof r && (r.kind == FFRTMP_REPORT_EXEC || r.kind == FFRTMP_REPORT_NOT_STARTED)) {
+    stdio_to_null();
     while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
     }
+    if (r.kind == FFRTMP_REPORT_EXEC) return FFRTMP_KEEPER_EXIT_NOT_STARTED; /* the wrapper has its error */
+    /* The job may be recorded (the wrapper died after its started record, before its go): say,
+     * durably, that the workload never ran, so that its Result says so instead of "unobserved". */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    memset(&ru, 0, sizeof ru);
+    write_exit_file(exit_path, job_id, pid, 0, 0, &ru, &now);
     return FFRTMP_KEEPER_EXIT_NOT_STARTED;
   }
 
-  close(sock); /* EOF for the wrapper: the workload runs */
-  sock = -1;
   stdio_to_null();
   if (chdir("/") < 0) {
     /* stay: the exit file path is absolute */

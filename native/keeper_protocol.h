@@ -12,9 +12,13 @@
  * (the keeper removes both before it execs the workload).
  *
  * The conversation: the addon's child may report PLACEMENT errors (or CHDIR/SETSID/KEEPER_EXEC,
- * fatal); the keeper says HELLO, forks, says STARTED (pid + pidfd) and waits; the wrapper records
- * the job and says GO; the keeper answers EXEC (the workload could not be executed) or closes the
- * socket (it runs).
+ * fatal); the keeper forks, says STARTED (pid + pidfd) and lets go of the socket, which its held
+ * child now has alone; the wrapper records the job and says GO; the child answers EXEC (it could
+ * not be executed), or its exec closes the last copy (EOF: it runs).
+ *
+ * Safe by construction: the held process execs only on an explicit go, so a keeper that dies at any
+ * point before it (or a program that is no keeper) has started no workload, and the caller may
+ * start it directly instead.
  *
  * Every message on the socket (and on the addon's CLOEXEC pipe when there is no keeper) is one
  * struct ffrtmp_report: a fixed 16 bytes, one write(2)/sendmsg(2) each, so it is atomic on a
@@ -51,16 +55,12 @@ enum ffrtmp_report_kind {
    */
   FFRTMP_REPORT_STARTED = 7,
   /*
-   * The keeper, first thing, before it forks: index = its protocol version. A program that says
-   * nothing is not a keeper (and has started nothing), so the caller may go direct; a keeper that
-   * said hello and then died may have forked, so the caller may not.
+   * The wrapper to the workload's held process, after STARTED: the job is recorded, exec. It
+   * answers an exec error (EXEC), or its exec closes the socket's last copy (EOF: it runs).
    */
-  FFRTMP_REPORT_HELLO = 8,
-  /*
-   * The wrapper to the keeper, after STARTED: the job is recorded, exec the workload. The keeper
-   * then reports an exec error (EXEC) or closes the socket (the workload runs).
-   */
-  FFRTMP_REPORT_GO = 9
+  FFRTMP_REPORT_GO = 9,
+  /* Inside the keeper only (its child to it): no go came, the workload never ran. */
+  FFRTMP_REPORT_NOT_STARTED = 10
 };
 
 enum ffrtmp_keeper_stage {

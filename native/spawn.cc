@@ -365,13 +365,8 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail) {
   ReadReports(rd.get(), req.keeper, &records, &workloadPidfd, req.keeper ? FFRTMP_REPORT_STARTED : 0);
 
   const Record* started = nullptr;
-  bool hello = false;
   for (const Record& r : records) {
     if (r.kind == FFRTMP_REPORT_PLACEMENT) continue;
-    if (r.kind == FFRTMP_REPORT_HELLO) {
-      hello = true;
-      continue;
-    }
     if (r.kind == FFRTMP_REPORT_STARTED) {
       started = &r;
       continue;
@@ -409,12 +404,11 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnFailure* fail) {
     return true;
   }
   if (started == nullptr) {
-    // EOF without word of a workload. Without a hello the program is no keeper (or died before
-    // it could fork): EPROTO, nothing was started, the caller may start the workload directly.
-    // After a hello it died between its fork and its report (killed): a workload may exist, so
-    // ECHILD, and nothing is started again.
+    // EOF without word of a workload: the program is no keeper, or died before its report. Either
+    // way no workload runs (a held process execs only on our go): EPROTO, and the caller may
+    // start the workload directly.
     ReapBlocking(owned.get());
-    *fail = {hello ? ECHILD : EPROTO, "keeper", true, req.keeperPath};
+    *fail = {EPROTO, "keeper", true, req.keeperPath};
     return false;
   }
   out->pid = started->pid;

@@ -54,8 +54,27 @@ export interface JournalOptions {
 }
 
 export type AppendOutcome =
-  | { readonly ok: true; readonly bytes: number }
+  | {
+      readonly ok: true;
+      readonly bytes: number;
+      /**
+       * Only with `{ sync: 'deferred' }`: the record is written (in the page cache: it survives the
+       * death of this process, not of the machine) and this makes it durable (fsync, then close).
+       * Call it exactly once.
+       */
+      readonly sync?: () => AppendOutcome;
+    }
   | { readonly ok: false; readonly error: JournalError };
+
+export interface AppendOptions {
+  /**
+   * 'deferred': return once the record is written, and leave the fsync to `outcome.sync()`. For
+   * the `started` record, which must be written before a held workload may exec, and whose
+   * fsync need not delay it: a written record already outlives a killed wrapper, and a machine
+   * that loses its page cache has lost the workload too. Default 'now'.
+   */
+  sync?: 'now' | 'deferred';
+}
 
 function toJournalError(op: string, p: string, err: unknown): JournalError {
   const e = err as NodeJS.ErrnoException;
@@ -111,7 +130,7 @@ export class Journal {
   }
 
   /** Appends one record. Never throws. */
-  append(record: JournalRecord): AppendOutcome {
+  append(record: JournalRecord, opts: AppendOptions = {}): AppendOutcome {
     let buf: Buffer;
     try {
       buf = serializeRecord(record);
@@ -130,6 +149,7 @@ export class Journal {
       } catch (err) {
         return this.fail(toJournalError('open', this.file, err));
       }
+      let keepOpen = false;
       try {
         let st: fs.Stats;
         try {
@@ -157,15 +177,35 @@ export class Journal {
             message: `short write: ${written} of ${buf.length} bytes (disk full?); the torn fragment is skipped by readers`,
           });
         }
-        try {
-          fs.fsyncSync(fd);
-        } catch (err) {
-          return this.fail(toJournalError('fsync', this.file, err));
+        const newFile = st.size === 0;
+        if (opts.sync === 'deferred') {
+          keepOpen = true;
+          const held = fd;
+          let done: AppendOutcome | undefined;
+          this.lastError = null;
+          return { ok: true, bytes: buf.length, sync: () => (done ??= this.syncAndClose(held, newFile, buf.length)) };
         }
-        if (st.size === 0) fsyncDir(this.dir); // a new file: make its directory entry durable too
-        this.lastError = null;
-        return { ok: true, bytes: buf.length };
+        return this.syncAndClose(fd, newFile, buf.length, false);
       } finally {
+        if (!keepOpen) {
+          try {
+            fs.closeSync(fd);
+          } catch {
+            /* ignore */
+          }
+        }
+      }
+    }
+  }
+
+  /** fsync of a written record (and of the directory for a new file); closes `fd` when asked. */
+  private syncAndClose(fd: number, newFile: boolean, bytes: number, close = true): AppendOutcome {
+    try {
+      fs.fsyncSync(fd);
+    } catch (err) {
+      return this.fail(toJournalError('fsync', this.file, err));
+    } finally {
+      if (close) {
         try {
           fs.closeSync(fd);
         } catch {
@@ -173,6 +213,9 @@ export class Journal {
         }
       }
     }
+    if (newFile) fsyncDir(this.dir); // a new file: make its directory entry durable too
+    this.lastError = null;
+    return { ok: true, bytes };
   }
 
   /**
@@ -376,10 +419,23 @@ export class JournalRecorder implements JobRecorder {
         ...(rec.keeper !== undefined ? { keeper: { pid: rec.keeper.pid, start_time_ticks: rec.keeper.start_time_ticks, exit_file: rec.keeper.exit_file } } : {}),
         wrapper,
       };
-      const out = this.journal.append(line);
+      // Written before the caller lets a held workload exec; made durable right after (the
+      // fsync need not delay the start: see AppendOptions).
+      // The open-jobs index follows in the same deferred step: it may lag a crash anyway (see
+      // open-jobs.ts), and the claim already holds the job id.
+      const out = this.journal.append(line, { sync: 'deferred' });
       if (out.ok) job.started = true;
       else this.failed(job, out.error);
-      this.open.update(rec.run_id, { identity: line.identity });
+      const j = job;
+      queueMicrotask(() => {
+        const synced = out.ok ? out.sync?.() : undefined;
+        if (synced !== undefined && !synced.ok) this.failed(j, synced.error);
+        try {
+          this.open.update(rec.run_id, { identity: line.identity });
+        } catch (err) {
+          this.failed(j, toJournalError('started', this.open.dir, err));
+        }
+      });
     } catch (err) {
       this.failed(job, toJournalError('started', this.journal.file, err));
     }

@@ -82,8 +82,8 @@ export interface NativeSpawnRequest {
    * Errors of the keeper itself: `execve` with `path` = the keeper's path (it could not be
    * executed: the caller may start the workload directly instead); `pipe2`/`fork` (the keeper
    * could not create the workload); `keeper` with `path`: EINVAL (it refused its arguments),
-   * EPROTO (it never said hello: not a keeper, nothing started), ECHILD (it said hello and died
-   * before it reported the workload: one may exist, so do not start another).
+   * EPROTO (it never reported a workload: not a keeper, or it died; nothing runs, since the held
+   * process execs only on `keeperGo`).
    */
   keeper?: { path: string; jobId: string; exitFile: string } | null;
 }

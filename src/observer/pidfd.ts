@@ -130,13 +130,14 @@ export class PidfdObserver implements ExitObserver {
       return { r, keeper: { pid: r.keeperPid }, exitFile: want.exitFile };
     } catch (err) {
       const e = err as SystemError;
-      // Only failures that prove nothing was started: the keeper could not be executed, refused
-      // its arguments, or is no keeper at all (it never said hello).
+      // Failures before the go, so nothing was started (the held process execs only on our go):
+      // the keeper could not be executed, refused its arguments, or never reported a workload
+      // (no keeper at all, or one that died).
       const keeperFailed = e.path === loc.path && (e.syscall === 'execve' || (e.syscall === 'keeper' && (e.code === 'EINVAL' || e.code === 'EPROTO')));
       if (!keeperFailed) throw err;
       const why =
         e.syscall === 'execve' ? `${loc.path} could not be executed (${e.code})`
-        : e.code === 'EPROTO' ? `${loc.path} is not an ffrtmp-keeper (it never spoke the keeper protocol)`
+        : e.code === 'EPROTO' ? `${loc.path} never reported a workload (not an ffrtmp-keeper, or it died)`
         : `${loc.path} refused its arguments`;
       return { r: this.native.spawn(base), keeper: { pid: null, why: `${why}: started directly` }, exitFile: null };
     }

@@ -90,7 +90,7 @@ describe.skipIf(!loaded.available)('run() under the keeper', () => {
       ['not executable', notExecutable, /^FFRTMP_KEEPER: \S+keeper-644 cannot be executed \(EACCES\): started directly$/],
       ['not a program (ENOEXEC at exec time)', garbage, /^\S+keeper-garbage could not be executed \(ENOEXEC\): started directly$/],
       ['a relative path', 'ffrtmp-keeper', /^FFRTMP_KEEPER=ffrtmp-keeper is not an absolute path: started directly$/],
-      ['a program that is no keeper (it never says hello)', '/bin/true', /^\/bin\/true is not an ffrtmp-keeper \(it never spoke the keeper protocol\): started directly$/],
+      ['a program that is no keeper (it never reports a workload)', '/bin/true', /^\/bin\/true never reported a workload \(not an ffrtmp-keeper, or it died\): started directly$/],
     ])('%s', async (_name, keeperPath, why) => {
       process.env[KEEPER_ENV] = keeperPath;
       const marker = path.join(scratch, `ran-${path.basename(keeperPath)}`);
