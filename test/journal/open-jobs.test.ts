@@ -78,7 +78,7 @@ describe('open jobs', () => {
     expect(open.claim([claim('stale')], me)).toEqual([]);
   });
 
-  it('the journal recorder keeps the index in step: claimed, started, released with the Result', () => {
+  it('the journal recorder keeps the index in step: claimed, started, released with the Result', async () => {
     const j = new Journal({ dir });
     const rec = j.recorder();
     const run = runIdOf('kept');
@@ -87,6 +87,9 @@ describe('open jobs', () => {
     expect(open.list()).toEqual([expect.objectContaining({ run_id: run, identity: null })]);
     rec.governed(run, ['/sys/fs/cgroup/memory/x/kept.' + run]);
     rec.started(aStarted('kept', { run_id: run }));
+    // the identity follows right after the started record, with its fsync (not before a held
+    // workload may exec: see Journal.append's deferred sync)
+    await new Promise((r) => setImmediate(r));
     expect(open.list()).toEqual([expect.objectContaining({ run_id: run, identity: { pid: process.pid, start_time_ticks: '12345' }, leaves: ['/sys/fs/cgroup/memory/x/kept.' + run] })]);
     rec.detached({ type: 'detached', run_id: run, job_id: 'kept', mode: 'run', pid: process.pid, start_time: 'x', detached_at: 'y' });
     expect(open.list()[0]).toMatchObject({ detached: true });
