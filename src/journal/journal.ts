@@ -479,7 +479,7 @@ export class JournalRecorder implements JobRecorder {
       const out = this.journal.append(line);
       if (out.ok) {
         job.result = true;
-        this.open.release(runId); // the Result is on disk: the job is no longer open
+        this.open.release(runId, result.job_id); // the Result is on disk: the job is no longer open
         // ... and its keeper's exit file (if it had one) has said all it had to say.
         if (this.exitFiles.has(runId) || this.adopting.get(runId)?.keeper !== undefined) {
           removeExitFile(exitFilePath(path.resolve(this.journal.dir), runId));

@@ -73,7 +73,7 @@ export async function sweep(stateDir: string, records: readonly JournalRecord[] 
         leavesLeft.push(...removal.left.map((l) => ({ dir: l.dir, reason: l.reason })));
         if (removal.left.length > 0) continue; // keep the entry: its leaves are still to be removed
       }
-      open.release(e.run_id);
+      open.release(e.run_id, e.job_id);
       entriesRemoved++;
     }
   }

@@ -35,6 +35,29 @@ describe('open jobs', () => {
     expect(open.claim([claim('cam-1')], me, 1003)).toEqual([]);
   });
 
+  it('a claim looks only at the entries of its own job id (by their markers); a marker left without its entry is cleaned', () => {
+    const open = new OpenJobs(dir);
+    const path = (n: string) => `${dir}/open/${n}`;
+    const a = claim('cam.a');
+    const b = claim('cam.a.b'); // a job id that extends the other: never mistaken for it
+    expect(open.claim([a], me, 1000)).toEqual([]);
+    expect(open.claim([b], me, 1001)).toEqual([]);
+    expect(fs.readdirSync(path('by-job')).sort()).toEqual([`cam.a.${a.run_id}`, `cam.a.b.${b.run_id}`].sort());
+    // another job id's entry is never read by this claim: unreadable, it changes nothing
+    fs.writeFileSync(path(`${b.run_id}.json`), 'not json');
+    expect(open.claim([claim('cam.a')], me, 1002).map((h) => h.run_id)).toEqual([a.run_id]);
+    // an entry gone without its marker (a crash between the two): the marker is removed, the id is free
+    fs.rmSync(path(`${a.run_id}.json`));
+    const again = claim('cam.a');
+    expect(open.claim([again], me, 1003)).toEqual([]);
+    expect(fs.readdirSync(path('by-job')).sort()).toEqual([`cam.a.${again.run_id}`, `cam.a.b.${b.run_id}`].sort());
+    // release takes entry and marker
+    open.release(again.run_id);
+    open.release(b.run_id, 'cam.a.b');
+    expect(fs.readdirSync(path('by-job'))).toEqual([]);
+    expect(fs.readdirSync(path('')).filter((n) => n !== 'by-job')).toEqual([]);
+  });
+
   it('of two claims made at once, the older wins (then the smaller run id): exactly one, whoever looks', () => {
     const open = new OpenJobs(dir);
     const older = claim('same', '00000000000000aa');
