@@ -18,11 +18,11 @@ export { Journal, JournalRecorder, type JournalOptions } from './journal/journal
 export { readJournal, type JournalReadResult, type JournalProblem } from './journal/reader';
 export { resolveStateDir, type ResolvedStateDir } from './journal/state-dir';
 export { findResult, findResults, recentResults, findUnfinished, classifyUnfinished } from './journal/query';
-export type { JobRecorder, JournalRecord, StartedRecord, StartedJournalRecord, ResultJournalRecord, ProcessIdentity } from './journal/types';
+export type { JobRecorder, JournalRecord, StartedRecord, StartedJournalRecord, ResultJournalRecord, ProcessIdentity, KeeperIdentity } from './journal/types';
 export { recover, scanOrphans, type RecoverOptions, type RecoverReport, type AdoptionOutcome } from './recover/recover';
 
 // The vocabulary.
-export type { Result, ExitStatus, ExitSource, Mode, SpawnError } from './model/result';
+export type { Result, ExitStatus, ExitSource, Mode, SpawnError, KeeperReport } from './model/result';
 export type { Usage, CgroupReport, CgroupProblem, CgroupReason, LimitReportEntry } from './model/cgroup-report';
 export type { Check, CheckSeverity } from './model/check';
 export { summaryLine } from './model/summary';

@@ -19,11 +19,17 @@ describe("the library door: require('ffrtmp')", () => {
     expect(ffrtmp.formatCpuMax(limits.cpuMax!)).toBe('50000 100000');
     const r = await ffrtmp.run({ command: 'sh', args: ['-c', 'exit 3'], jobId: 'lib-run', intent: 'test', governance: { limits }, recorder: journal.recorder() });
     expect(r).toMatchObject({ job_id: 'lib-run', mode: 'run', exit_code: 3, platform_sla_reason: 'workload_failed_platform_ok', platform_sla_compliant: true });
+    // under its keeper, as the agent will run jobs; `keeper: false` for a direct child
+    expect(r.exit_source).toBe('keeper');
+    const keeper: ffrtmp.KeeperReport | undefined = r.keeper;
+    expect(keeper?.pid).toEqual(expect.any(Number));
+    const direct = await ffrtmp.run({ command: 'true', jobId: 'lib-direct', keeper: false, recorder: journal.recorder(), governance: { enabled: false } });
+    expect(direct).toMatchObject({ exit_source: 'waitid', keeper: { pid: null } });
     expect(Object.isFrozen(r)).toBe(true);
     expect(ffrtmp.summaryLine(r)).toMatch(/^JOB lib-run \| intent=test \| sla=COMPLIANT \| reason=workload_failed_platform_ok \| runtime=0s \| exit=3 \| pid=\d+$/);
     const { records } = ffrtmp.readJournal(stateDir);
     expect(ffrtmp.findResult(records, 'lib-run')).toMatchObject({ exit_code: 3 });
-    expect(ffrtmp.findUnfinished(records)).toEqual([]);
+    expect(ffrtmp.findUnfinished(ffrtmp.readJournal(stateDir).records)).toEqual([]);
   });
 
   it('attach() to a process that is not ours, through the observer the library selects', async () => {
