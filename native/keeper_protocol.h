@@ -50,8 +50,9 @@ enum ffrtmp_report_kind {
   /* The keeper could not set up (fatal); index = one of enum ffrtmp_keeper_stage. */
   FFRTMP_REPORT_KEEPER_SETUP = 6,
   /*
-   * The keeper: the workload's process exists and waits at the gate before its exec; pid = its
-   * pid. Carries its pidfd (SCM_RIGHTS) when err == 0; err = pidfd_open's errno otherwise.
+   * The keeper: the workload's process exists and is held before its exec (waiting for GO on the
+   * socket); pid = its pid. Carries its pidfd (SCM_RIGHTS) when err == 0; err = pidfd_open's
+   * errno otherwise.
    */
   FFRTMP_REPORT_STARTED = 7,
   /*
