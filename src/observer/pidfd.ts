@@ -113,8 +113,7 @@ export class PidfdObserver implements ExitObserver {
 
   /**
    * Under the keeper when one was asked for and can run; else directly, saying why. A keeper that
-   * cannot be executed (or refuses its arguments) has started nothing: the workload is then
-   * started directly, once.
+   * fails before the go has started nothing: the workload is then started directly, once.
    */
   private spawnMaybeKept(req: SpawnRequest, base: NativeSpawnRequest): { r: NativeSpawnResult; keeper: KeeperReport; exitFile: string | null } {
     const want = req.keeper;
@@ -145,8 +144,8 @@ export class PidfdObserver implements ExitObserver {
 
   /**
    * A workload under a keeper (held before its exec: the caller lets it go). Only the keeper's
-   * pidfd is watched (one wake-up per job): when the
-   * keeper exits, its exit file holds the workload's status and end time. If it exited without
+   * pidfd is watched (one wake-up per job): when the keeper exits, its exit file holds the
+   * workload's status and end time. If it exited without
    * one (killed, or the file could not be written), the workload is watched on as an adopted
    * process: PIDFD_INFO_EXIT where the kernel has it, else unknown, and the problem is reported.
    */
