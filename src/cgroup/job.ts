@@ -51,6 +51,12 @@ export interface CreateJobCgroupOptions {
   accounting?: boolean;
   /** attach: the process, so a memory limit at or below its current usage is refused. */
   attachPid?: number;
+  /**
+   * Told the leaf directories before any is created, so that a caller killed in the middle has
+   * already written down every directory that may exist (the journal's claim: the sweep removes
+   * them). Must not throw.
+   */
+  onPlanned?: (dirs: readonly string[]) => void;
 }
 
 export class JobCgroup {
@@ -100,6 +106,7 @@ export class JobCgroup {
       return job;
     }
     const planned = planLeaves(env, plan, leafName, opts.limits, opts.accounting ?? true);
+    opts.onPlanned?.(planned.leaves.map((l) => l.dir));
     job.leaves.push(...createLeaves(planned, env, job.ledger, { limits: opts.limits, ...(opts.attachPid !== undefined ? { attachPid: opts.attachPid } : {}) }));
     return job;
   }

@@ -200,8 +200,7 @@ export async function attach(spec: AttachSpec): Promise<Result[]> {
 
 async function observeOne(spec: AttachSpec, a: AttachedProcess, job_id: string, runId: string, startedAtMs: number, governance: GovernanceOptions, gate: DetachGate): Promise<Result> {
   // The pidfd is open (the observer's attach), so the PID cannot be recycled while we move it.
-  const gov = Governance.forAttach(job_id, runId, governance, a.pid);
-  spec.recorder?.governed?.(runId, gov.leafDirs());
+  const gov = Governance.forAttach(job_id, runId, governance, a.pid, (dirs) => spec.recorder?.governed?.(runId, dirs));
   await gov.attach({ pid: a.pid, pidfd: a.pidfd >= 0 ? a.pidfd : null, ...(a.identityStartTime !== null ? { startTime: a.identityStartTime } : {}) });
   const startTime = isoMs(startedAtMs);
   const startReport = gov.startReport();

@@ -99,18 +99,21 @@ export class Governance {
     };
   }
 
-  /** `run`: leaves for the limits and for accounting. Never throws except UsageError. */
-  static forRun(jobId: string, runId: string, opts: GovernanceOptions = {}): Governance {
+  /**
+   * `run`: leaves for the limits and for accounting. Never throws except UsageError.
+   * `onPlanned` hears the leaf directories before any exists (the recorder notes them).
+   */
+  static forRun(jobId: string, runId: string, opts: GovernanceOptions = {}, onPlanned?: (dirs: readonly string[]) => void): Governance {
     const limits = opts.limits ?? {};
     if (opts.enabled === false) return new Governance(null, hasLimits(limits), null);
-    return Governance.build(() => JobCgroup.create({ jobId, runId, limits, mode: 'run', ...Governance.common(opts) }), limits);
+    return Governance.build(() => JobCgroup.create({ jobId, runId, limits, mode: 'run', ...Governance.common(opts), ...(onPlanned ? { onPlanned } : {}) }), limits);
   }
 
   /** `attach`: nothing at all without limits; with limits, only their hierarchies. */
-  static forAttach(jobId: string, runId: string, opts: GovernanceOptions, pid: number): Governance {
+  static forAttach(jobId: string, runId: string, opts: GovernanceOptions, pid: number, onPlanned?: (dirs: readonly string[]) => void): Governance {
     const limits = opts.limits ?? {};
     if (opts.enabled === false || !hasLimits(limits)) return new Governance(null, false, null);
-    return Governance.build(() => JobCgroup.create({ jobId, runId, limits, mode: 'attach', accounting: false, attachPid: pid, ...Governance.common(opts) }), limits);
+    return Governance.build(() => JobCgroup.create({ jobId, runId, limits, mode: 'attach', accounting: false, attachPid: pid, ...Governance.common(opts), ...(onPlanned ? { onPlanned } : {}) }), limits);
   }
 
   /**

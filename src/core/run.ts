@@ -90,8 +90,9 @@ export async function run(spec: RunSpec): Promise<Result> {
   const runId = newRunId();
   claimJobIds(s.recorder, [{ run_id: runId, job_id: s.jobId, mode: 'run' }]);
   const base = { job_id: s.jobId, mode: 'run' as const, intent: s.intent };
-  const gov = Governance.forRun(s.jobId, runId, s.governance);
-  s.recorder?.governed?.(runId, gov.leafDirs());
+  // The leaves are noted with the claim before they exist: a wrapper killed while creating them
+  // leaves nothing the sweep does not know of.
+  const gov = Governance.forRun(s.jobId, runId, s.governance, (dirs) => s.recorder?.governed?.(runId, dirs));
   const keeper = keeperRequest(s, runId);
   const startedAtMs = Date.now();
 

@@ -155,8 +155,9 @@ export interface JobRecorder {
   release?(runIds: readonly string[]): void;
   openJobs?(): readonly OpenJob[];
   /**
-   * The job's cgroup leaves exist, before anything is started in them: kept with the claim, so
-   * that leaves of a wrapper killed before its `started` record are still known and removed.
+   * The job's cgroup leaves are about to be created (none exists yet): kept with the claim, so
+   * that the leaves of a wrapper killed while creating them, or before its `started` record, are
+   * still known and removed (the sweep removes those that exist and are empty).
    */
   governed?(runId: string, leaves: readonly string[]): void;
   started(rec: StartedRecord): void;

@@ -168,6 +168,25 @@ export function governedSuite(name: string, { env, rootFor, instantRuns }: Gover
       expect(throttled).toBeGreaterThan(0);
     });
 
+    it('the leaves are named to the recorder before any exists: a wrapper killed while creating them leaves nothing the sweep does not know', async () => {
+      let named: readonly string[] = [];
+      let existedWhenNamed = true;
+      const job = JobCgroup.create({
+        jobId: 'planned', runId: 'abcdef0123456789', limits: parseLimits({ memoryMax: '64M', cpuWeight: '50' }), mode: 'run', cgroupRoot: root, env,
+        onPlanned: (dirs) => {
+          named = dirs;
+          existedWhenNamed = dirs.some((d) => fs.existsSync(d));
+        },
+      });
+      try {
+        expect(named.length).toBeGreaterThan(0);
+        expect(existedWhenNamed).toBe(false);
+        expect([...named].sort()).toEqual(job.leafDirs().sort()); // exactly what was then created
+      } finally {
+        await job.remove();
+      }
+    });
+
     it("a memory limit OOM-kills an allocator: the workload's own failure, with oom_kills >= 1", async () => {
       const w = watched();
       const pending = run({ command: process.execPath, args: ['-e', 'const a=[];setTimeout(()=>{for(;;)a.push(Buffer.alloc(1<<20,1))},700)'], jobId: 'mem96', governance: governance({ memoryMax: '96M' }), recorder: w.recorder });
