@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../model/errors';
 import { quote } from '../model/quote';
-import { DEFAULT_LISTEN, parseListen } from '../visibility/listen';
+import { DEFAULT_LISTEN, parseListen } from '../model/listen';
 
 // The parsers throw UsageError, which commander passes through untouched (it wraps only its own
 // InvalidArgumentError, echoing the whole value): src/cli/main.ts prints `ffrtmp: <message>`, exit 2.

@@ -47,6 +47,13 @@ export interface AttachSpec {
    * cgroup of its own, only in the hierarchies of those limits.
    */
   governance?: GovernanceOptions;
+  /**
+   * The identity each PID is expected to have (start time in clock ticks, field 22 of
+   * /proc/<pid>/stat), in order, as the caller saw it when it chose the process (`ffrtmp watch`
+   * inspects a process before it attaches it). A process whose start time differs once its pidfd
+   * is open is not the one chosen (its PID was reused): NoSuchProcessError, nothing touched.
+   */
+  startTimes?: readonly string[];
 }
 
 /** The largest PID the kernel hands out (/proc/sys/kernel/pid_max), 4194304 if unreadable. */
@@ -162,16 +169,21 @@ export async function attach(spec: AttachSpec): Promise<Result[]> {
 
   const adopted: AttachedProcess[] = [];
   const startedAt: number[] = [];
+  let current = 0;
   try {
-    for (const pid of pids) {
+    for (const [i, pid] of pids.entries()) {
+      current = i;
       startedAt.push(Date.now());
-      adopted.push(observer.attach(pid));
+      const a = observer.attach(pid);
+      adopted.push(a);
+      const expected = spec.startTimes?.[i];
+      if (expected !== undefined && a.identityStartTime !== expected) throw Object.assign(new Error(`pid ${pid} was reused`), { code: 'ESRCH' });
     }
   } catch (err) {
     for (const a of adopted) a.watch.close();
     if ((err as { code?: string }).code === 'ESRCH') {
       spec.recorder?.release?.(runIds);
-      throw new NoSuchProcessError(pids[adopted.length] as number);
+      throw new NoSuchProcessError(pids[current] as number);
     }
     // Not the caller's mistake: the platform could not install the observer. Honest accounting:
     // a Result per requested job, each saying so (no process was left half-watched).

@@ -24,7 +24,7 @@ import { JournalFollower, type FollowerStats } from '../journal/follower';
 import { Journal } from '../journal/journal';
 import type { JournalProblem } from '../journal/reader';
 import type { JournalRecord, ResultJournalRecord } from '../journal/types';
-import { DEFAULT_LISTEN, parseListen, type ListenAddress } from './listen';
+import { DEFAULT_LISTEN, parseListen, type ListenAddress } from '../model/listen';
 import { JobMetrics } from './metrics';
 import { DEFAULT_VIOLATIONS_SIZE, ViolationLog } from './violations';
 

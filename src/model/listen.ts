@@ -1,6 +1,6 @@
-/** `--listen` for `ffrtmp serve`: parsed apart from the server so the CLI can check it without loading HTTP. */
-import { UsageError } from '../model/errors';
-import { quote } from '../model/quote';
+/** `--listen` for `ffrtmp serve` and `ffrtmp watch`: parsed apart from the servers so the CLI can check it without loading HTTP. */
+import { UsageError } from './errors';
+import { quote } from './quote';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9090';
 
