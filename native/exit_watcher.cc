@@ -19,6 +19,7 @@ namespace {
 // the batch was in flight. A watched fd is >= 0, so the top bit is never set and
 // all-ones cannot collide with it.
 constexpr uint64_t kStopKey = ~0ULL;
+constexpr uint64_t kSourceKey = ~0ULL - 1;  // the ThreadSource (process connector)
 constexpr int kMaxEvents = 64;
 
 uint64_t Key(int fd, uint32_t token) {
@@ -123,6 +124,25 @@ void ExitWatcher::Unwatch(Napi::Env env, int fd) {
   UpdateRef(env);
 }
 
+void ExitWatcher::AddSource(Napi::Env env, int fd, ThreadSource* src) {
+  EnsureEpoll(env);
+  if (source_.load() != nullptr) throw ErrnoError(env, EBUSY, "epoll_ctl");
+  source_.store(src);
+  epoll_event e{};
+  e.events = EPOLLIN;  // level-triggered: the source may drain only part of what is queued
+  e.data.u64 = kSourceKey;
+  if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &e) != 0) {
+    int err = errno;
+    source_.store(nullptr);
+    throw ErrnoError(env, err, "epoll_ctl");
+  }
+}
+
+void ExitWatcher::RemoveSource(int fd) {
+  if (epfd_.valid()) epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  source_.store(nullptr);
+}
+
 void ExitWatcher::StopAndJoin() {
   if (!thread_.joinable()) return;
   uint64_t one = 1;
@@ -144,11 +164,15 @@ void ExitWatcher::Run() {
     double now = RealtimeMs();
     auto* batch = new Batch{now, {}};
     batch->events.reserve(static_cast<size_t>(n));
-    bool stop = false;
+    bool stop = false, source = false;
     for (int i = 0; i < n; i++) {
       uint64_t key = evs[i].data.u64;
       if (key == kStopKey) {
         stop = true;
+        continue;
+      }
+      if (key == kSourceKey) {
+        source = true;
         continue;
       }
       batch->events.push_back(
@@ -158,6 +182,9 @@ void ExitWatcher::Run() {
     if (stop) {
       delete batch;
       return;
+    }
+    if (source) {
+      if (ThreadSource* src = source_.load()) src->OnReadable();  // has its own TSFN
     }
     if (batch->events.empty()) {
       delete batch;

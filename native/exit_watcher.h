@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <thread>
 #include <unordered_map>
@@ -12,6 +13,18 @@
 #include "unique_fd.h"
 
 namespace ffrtmp {
+
+// Something other than a pidfd that the watcher thread serves itself: when its fd is
+// readable, the thread calls OnReadable() (on the watcher thread, never the JS thread).
+// The process connector (proc_connector.h) is the one user. The object must outlive
+// the watcher thread (in practice: both are members of the environment's Addon).
+class ThreadSource {
+ public:
+  virtual void OnReadable() = 0;
+
+ protected:
+  ~ThreadSource() = default;
+};
 
 class ExitWatcher {
  public:
@@ -25,6 +38,12 @@ class ExitWatcher {
   void Watch(Napi::Env env, int fd, uint32_t token);
   void Unwatch(Napi::Env env, int fd);
   size_t Count() const { return watched_.size(); }
+  bool Started() const { return started_; }
+  // One extra source (level-triggered). A second AddSource while one is set throws.
+  // After RemoveSource returns the thread may still be inside src->OnReadable() (or about to
+  // call it for an event it already has): the source guards its own state.
+  void AddSource(Napi::Env env, int fd, ThreadSource* src);
+  void RemoveSource(int fd);
 
  private:
   struct Event {
@@ -53,6 +72,7 @@ class ExitWatcher {
   // fd -> token of what is registered in epfd_. JS thread only: the watcher thread
   // reads the token from epoll_event.data and never looks here.
   std::unordered_map<int, uint32_t> watched_;
+  std::atomic<ThreadSource*> source_{nullptr};  // set on the JS thread, read by the thread
 };
 
 }  // namespace ffrtmp
