@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/exit_watcher.cc",
+        "native/proc_connector.cc",
         "native/spawn.cc"
       ],
       "include_dirs": [
@@ -24,6 +25,7 @@
           "sources!": [
             "native/addon.cc",
             "native/exit_watcher.cc",
+            "native/proc_connector.cc",
             "native/spawn.cc"
           ]
         }]

@@ -18,6 +18,7 @@
 #include "errno_error.h"
 #include "exit_watcher.h"
 #include "pidfd_compat.h"
+#include "proc_connector.h"
 #include "spawn.h"
 #include "unique_fd.h"
 
@@ -77,6 +78,9 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("unwatch", &Addon::Unwatch, napi_enumerable),
         InstanceMethod("watchCount", &Addon::WatchCount, napi_enumerable),
         InstanceMethod("capabilities", &Addon::Capabilities, napi_enumerable),
+        InstanceMethod("procEventsOpen", &Addon::ProcEventsOpen, napi_enumerable),
+        InstanceMethod("procEventsClose", &Addon::ProcEventsClose, napi_enumerable),
+        InstanceMethod("procEventsSetTargets", &Addon::ProcEventsSetTargets, napi_enumerable),
     });
   }
 
@@ -217,6 +221,48 @@ class Addon : public Napi::Addon<Addon> {
     return Napi::Number::New(info.Env(), static_cast<double>(watcher_.Count()));
   }
 
+  Napi::Value ProcEventsOpen(const Napi::CallbackInfo& info) {
+    static const char* kUsage =
+        "procEventsOpen(targets: string[], rcvbufBytes: integer in [0, 2^31), kernelFilter: "
+        "boolean, onBatch: (batch) => void)";
+    Napi::Env env = info.Env();
+    std::vector<std::string> targets;
+    if (info.Length() < 4 || !StringArray(info[0], &targets) || !IsInt(info[1]) ||
+        !info[2].IsBoolean() || !info[3].IsFunction())
+      ThrowUsage(env, kUsage);
+    double rcvbuf = info[1].As<Napi::Number>().DoubleValue();
+    if (rcvbuf < 0 || rcvbuf > 2147483647.0) ThrowUsage(env, kUsage);
+    ProcConnector::Opened r =
+        proc_.Open(env, watcher_, std::move(targets), static_cast<int>(rcvbuf),
+                   info[2].As<Napi::Boolean>().Value(), info[3].As<Napi::Function>());
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", r.id);
+    o.Set("kernelFilter", r.kernelFilter);
+    o.Set("socketFilter", r.socketFilter);
+    o.Set("rcvbufBytes", r.rcvbufBytes);
+    return o;
+  }
+
+  static uint32_t ProcIdArg(const Napi::CallbackInfo& info, const char* usage) {
+    if (info.Length() < 1 || !IsInt(info[0])) ThrowUsage(info.Env(), usage);
+    double d = info[0].As<Napi::Number>().DoubleValue();
+    if (d < 0 || d > 4294967295.0) ThrowUsage(info.Env(), usage);
+    return static_cast<uint32_t>(d);
+  }
+
+  Napi::Value ProcEventsClose(const Napi::CallbackInfo& info) {
+    proc_.Close(ProcIdArg(info, "procEventsClose(id: integer)"));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value ProcEventsSetTargets(const Napi::CallbackInfo& info) {
+    static const char* kUsage = "procEventsSetTargets(id: integer, targets: string[])";
+    uint32_t id = ProcIdArg(info, kUsage);
+    std::vector<std::string> targets;
+    if (info.Length() < 2 || !StringArray(info[1], &targets)) ThrowUsage(info.Env(), kUsage);
+    return Napi::Boolean::New(info.Env(), proc_.SetTargets(id, std::move(targets)));
+  }
+
   Napi::Value Capabilities(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!caps_) caps_ = Probe();
@@ -260,6 +306,9 @@ class Addon : public Napi::Addon<Addon> {
     return c;
   }
 
+  // Destroyed in reverse order: the watcher (and its thread) goes first, so the connector
+  // it may call into outlives it.
+  ProcConnector proc_;
   ExitWatcher watcher_;
   std::optional<Caps> caps_;  // probed once per environment
 };

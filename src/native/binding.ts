@@ -162,6 +162,54 @@ export interface NativeCapabilities {
   pidfdInfoExit: boolean;
 }
 
+/** One exec event that passed the comm filter (see `procEventsOpen`). */
+export interface NativeProcExec {
+  /** The process (thread group) id that exec'd, in the initial pid namespace. */
+  pid: number;
+  /**
+   * The event's kernel timestamp: CLOCK_MONOTONIC in ns (ktime_get_ns, the clock of
+   * `process.hrtime.bigint()`), as a double (exact up to 2^53 ns, i.e. 104 days of uptime).
+   */
+  timestampNs: number;
+  /** /proc/<pid>/comm as the watcher thread read it (after the event, not at the exec itself). */
+  comm: string;
+}
+
+/**
+ * What one drain of the connector socket hands to JS. A drain that found no candidate, no
+ * overrun and no error crosses nothing; its counters ride along with the next batch that does,
+ * so `received` and `filtered` count since the previous batch.
+ */
+export interface NativeProcEventsBatch {
+  /** The candidates, one entry per pid (comm matched a target, or the target list is empty). */
+  execs: NativeProcExec[];
+  /**
+   * recv() failures with ENOBUFS in this drain: the kernel dropped events because the socket's
+   * receive buffer was full. One per congestion episode, not per lost event. Rescan /proc.
+   */
+  overruns: number;
+  /** Exec datagrams read since the previous batch. */
+  received: number;
+  /** Of those, dropped by the comm filter in C (including processes already gone). */
+  filtered: number;
+  /** CLOCK_REALTIME in ms (fractional) when the drain started: the exit watcher's clock. */
+  detectedAtMs: number;
+  /** A recv() failure other than EAGAIN/EINTR/ENOBUFS (positive errno); the drain stopped there. */
+  error?: { errno: number; syscall: string };
+}
+
+/** What `procEventsOpen` set up. */
+export interface NativeProcEventsOpened {
+  /** Names this connector in `procEventsClose`/`procEventsSetTargets` (never 0). */
+  id: number;
+  /** The kernel filters events itself (6.6+ proc_input with PROC_EVENT_EXEC). */
+  kernelFilter: boolean;
+  /** Our classic BPF socket filter (exec datagrams only) is attached. */
+  socketFilter: boolean;
+  /** getsockopt(SO_RCVBUF): the receive buffer the kernel granted (it doubles the request). */
+  rcvbufBytes: number;
+}
+
 export interface NativeBinding {
   /** pidfd_open(pid, 0). Returns a CLOEXEC fd owned by the caller. */
   pidfdOpen(pid: number): number;
@@ -213,4 +261,37 @@ export interface NativeBinding {
 
   /** What the running kernel offers, probed without side effects on other processes. */
   capabilities(): NativeCapabilities;
+
+  /**
+   * Open the netlink process connector (docs/native.md, "The process connector"): a
+   * NETLINK_CONNECTOR socket joined to CN_IDX_PROC, drained on this environment's watcher thread
+   * (which must be started: the owner does it). For each exec event the thread reads
+   * /proc/<pid>/comm and keeps the event when it equals one of `targets` (each compared on its
+   * first 15 UTF-8 bytes, as the kernel truncates comm); an empty list keeps every exec. One
+   * `onBatch` call per drain that has candidates, an overrun or an error.
+   *
+   * `rcvbufBytes` 0 keeps the kernel's default buffer; otherwise SO_RCVBUFFORCE, then SO_RCVBUF.
+   * `kernelFilter`: ask a 6.6+ kernel to send exec events only (the result says if it does).
+   * Blocks the calling thread until the kernel acks the LISTEN (normally within the sendto;
+   * at most ~1.25 s). While open, the connector keeps the event loop alive.
+   *
+   * Throws: `socket` (EPROTONOSUPPORT: no connector), `bind` (EPERM before 6.6 without
+   * CAP_NET_ADMIN), `sendto` (ECONNREFUSED in a non-initial network namespace),
+   * `proc_connector_ack` (ETIMEDOUT: no ack, a non-initial user or pid namespace; or the errno
+   * the kernel put in the ack), `poll`, `recv`, `setsockopt`, `getsockopt`, `epoll_ctl`, and
+   * EBUSY with syscall `procEventsOpen` when one is already open in this environment.
+   */
+  procEventsOpen(
+    targets: string[],
+    rcvbufBytes: number,
+    kernelFilter: boolean,
+    onBatch: (batch: NativeProcEventsBatch) => void,
+  ): NativeProcEventsOpened;
+  /**
+   * Close it (sends PROC_CN_MCAST_IGNORE, closes the socket). Idempotent; unknown ids are
+   * ignored. Once it returns no batch reaches `onBatch`, and the loop is no longer held.
+   */
+  procEventsClose(id: number): void;
+  /** Replace the target list of an open connector (next drain on). False when `id` is not open. */
+  procEventsSetTargets(id: number, targets: string[]): boolean;
 }

@@ -35,6 +35,9 @@ const EXPECTED_FUNCTIONS: ReadonlyArray<keyof NativeBinding> = [
   'unwatch',
   'watchCount',
   'capabilities',
+  'procEventsOpen',
+  'procEventsClose',
+  'procEventsSetTargets',
 ];
 
 let cached: NativeLoadResult | undefined;

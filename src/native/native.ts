@@ -14,7 +14,8 @@
  * is evaluated.
  */
 import type {
-  NativeBinding, NativeCapabilities, NativePidfdInfo, NativeSpawnRequest, NativeSpawnResult, NativeWaitidStatus,
+  NativeBinding, NativeCapabilities, NativePidfdInfo, NativeProcEventsBatch, NativeProcEventsOpened, NativeSpawnRequest,
+  NativeSpawnResult, NativeWaitidStatus,
 } from './binding';
 import { toSystemError } from './errors';
 
@@ -57,6 +58,19 @@ export interface Native {
   subscribe(fd: number, onEvent: FdEventHandler): FdSubscription;
   /** Number of fds currently watched in this environment. */
   watchCount(): number;
+  /**
+   * The process connector (binding.ts has the contract), on this environment's watcher thread,
+   * which it starts if needed. Use `openProcEvents` (proc-events.ts) rather than these three.
+   * A batch's `error` is still the raw `{ errno, syscall }`.
+   */
+  procEventsOpen(
+    targets: string[],
+    rcvbufBytes: number,
+    kernelFilter: boolean,
+    onBatch: (batch: NativeProcEventsBatch) => void,
+  ): NativeProcEventsOpened;
+  procEventsClose(id: number): void;
+  procEventsSetTargets(id: number, targets: string[]): boolean;
 }
 
 const DISPATCH = Symbol.for('ffrtmp.native.dispatch');
@@ -97,6 +111,12 @@ export function createNative(raw: NativeBinding): Native {
     keeperGo: (controlFd, keeperPidfd, candidates, start) => call(() => raw.keeperGo(controlFd, keeperPidfd, candidates, start)),
     capabilities: () => call(() => raw.capabilities()),
     watchCount: () => raw.watchCount(),
+    procEventsOpen(targets, rcvbufBytes, kernelFilter, onBatch) {
+      dispatcher(raw); // the connector is drained on the watcher thread
+      return call(() => raw.procEventsOpen(targets, rcvbufBytes, kernelFilter, onBatch));
+    },
+    procEventsClose: (id) => call(() => raw.procEventsClose(id)),
+    procEventsSetTargets: (id, targets) => call(() => raw.procEventsSetTargets(id, targets)),
     ensureWatcher: () => {
       dispatcher(raw);
     },

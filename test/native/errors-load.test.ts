@@ -120,6 +120,9 @@ describe('loadNative', () => {
         'keeperGo',
         'pidfdGetExitInfo',
         'pidfdOpen',
+        'procEventsClose',
+        'procEventsOpen',
+        'procEventsSetTargets',
         'spawn',
         'unwatch',
         'waitidPidfd',
@@ -173,7 +176,10 @@ describe.skipIf(nativeDisabled)('native basics', () => {
     expect(err).toBeInstanceOf(SystemError);
     expect(err).toMatchObject({ code: 'ESRCH', errno: -3, syscall: 'pidfd_open' });
     expect(Object.keys(o).sort()).toEqual(
-      ['capabilities', 'closeFd', 'ensureWatcher', 'keeperGo', 'pidfdGetExitInfo', 'pidfdOpen', 'spawn', 'subscribe', 'waitidPidfd', 'watchCount'].sort(),
+      [
+        'capabilities', 'closeFd', 'ensureWatcher', 'keeperGo', 'pidfdGetExitInfo', 'pidfdOpen', 'procEventsClose', 'procEventsOpen',
+        'procEventsSetTargets', 'spawn', 'subscribe', 'waitidPidfd', 'watchCount',
+      ].sort(),
     );
   });
 
