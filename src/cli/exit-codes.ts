@@ -81,6 +81,16 @@ export function serveExitCode(outcome: 'stopped' | 'listen_failed'): number {
   return outcome === 'stopped' ? EXIT.OK : EXIT.PLATFORM;
 }
 
+/**
+ * `ffrtmp watch`: 0 after a clean stop (SIGINT/SIGTERM: every governed workload continues, its
+ * job detached for the next watch or recover), 125 when it could not start (the process connector
+ * was required and cannot be used here, or the endpoint could not listen). A bad configuration is
+ * a usage error (2), thrown before anything starts.
+ */
+export function watchExitCode(outcome: 'stopped' | 'start_failed'): number {
+  return outcome === 'stopped' ? EXIT.OK : EXIT.PLATFORM;
+}
+
 /** `ffrtmp jobs show <id>`: 0 when the job is in the journal (a Result or a started record), else 1. */
 export function jobsShowExitCode(found: boolean): number {
   return found ? EXIT.OK : 1;

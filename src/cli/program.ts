@@ -5,6 +5,7 @@ import { jobsCommand } from './commands/jobs';
 import { recoverCommand } from './commands/recover';
 import { runCommand } from './commands/run';
 import { serveCommand } from './commands/serve';
+import { watchCommand } from './commands/watch';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
@@ -19,6 +20,7 @@ export function createProgram(rawArgs: readonly string[]): Command {
     .addCommand(attachCommand())
     .addCommand(doctorCommand())
     .addCommand(serveCommand())
+    .addCommand(watchCommand())
     .addCommand(jobsCommand())
     .addCommand(recoverCommand());
 }

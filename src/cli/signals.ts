@@ -12,19 +12,20 @@ export interface DetachSignals {
 
 const DETACH_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-export function onDetachSignals(): DetachSignals {
+/** `signals`: which signals detach (`ffrtmp watch` keeps SIGHUP for reloading its settings). */
+export function onDetachSignals(signals: readonly NodeJS.Signals[] = DETACH_SIGNALS): DetachSignals {
   const controller = new AbortController();
   let got: string | undefined;
   const handler = (sig: NodeJS.Signals): void => {
     got ??= sig;
     controller.abort(sig); // the reason lands in the journal's `detached` record
   };
-  for (const s of DETACH_SIGNALS) process.on(s, handler);
+  for (const s of signals) process.on(s, handler);
   return {
     signal: controller.signal,
     received: () => got,
     dispose: () => {
-      for (const s of DETACH_SIGNALS) process.off(s, handler);
+      for (const s of signals) process.off(s, handler);
     },
   };
 }

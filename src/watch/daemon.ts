@@ -166,6 +166,14 @@ export class WatchDaemon {
     this.discovery = { requested: opts.config.discovery, mode: 'scan', fallbackWhy: null, kernelFilter: false, rcvbufBytes: 0 };
   }
 
+  /**
+   * Jobs adopted beside the daemon (what an earlier watch left open, adopted by the caller through
+   * recover): counted in `governedNow`, so /health and /metrics show every process watched.
+   */
+  adopted(delta: 1 | -1): void {
+    this.stats.governedNow += delta;
+  }
+
   get discoveryState(): DiscoveryState {
     return this.discovery;
   }
