@@ -2,6 +2,7 @@ import { release } from 'node:os';
 import { cgroupChecks } from '../cgroup/doctor';
 import { loadNative } from '../native/load';
 import { locateKeeper, probeKeeper } from '../native/keeper-path';
+import { probeProcEvents } from '../native/proc-events';
 import { failed, passed, worstSeverity, type Check, type CheckSeverity } from '../model/check';
 import { selectObserver } from '../observer/select';
 
@@ -46,6 +47,7 @@ export function diagnose(): Diagnosis {
     );
   }
   checks.push(keeperCheck());
+  if (loaded.available) checks.push(connectorCheck());
   try {
     checks.push(...cgroupChecks({ kernelRelease: kernel, clone3: caps ? caps.clone3 : null }));
   } catch (e) {
@@ -64,6 +66,18 @@ export function diagnose(): Diagnosis {
     severity,
     fullyCapable: severity === 'ok',
   };
+}
+
+/** Whether `ffrtmp watch` can discover processes by exec events (docs/watch.md "Discovery"). */
+function connectorCheck(): Check {
+  const p = probeProcEvents();
+  if (p.ok) {
+    return passed('process connector', `usable${p.kernelFilter ? ', exec events filtered in the kernel' : ' (exec events filtered by a socket filter)'}: \`ffrtmp watch\` discovers new processes within milliseconds`);
+  }
+  return failed('process connector', 'warning', `${p.error.code}: ${p.error.message}`, {
+    cost: '`ffrtmp watch` falls back to a /proc scan: discovery is up to --scan-interval late',
+    fix: 'run in the initial user, pid and network namespaces; before Linux 6.6 as root (CAP_NET_ADMIN)',
+  });
 }
 
 /** Whether `run` can start workloads under ffrtmp-keeper (docs/native.md "keeper"). */

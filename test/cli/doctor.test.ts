@@ -80,6 +80,17 @@ describe('ffrtmp doctor on this host', () => {
       env: { ...process.env, HOME: '/nonexistent' },
     });
     expect(r.stdout).toMatch(/^MISS {2}cgroup root: not writable: /m);
+    // Linux 6.6+ lets an unprivileged process listen to the process connector, filtered in the kernel.
+    const [maj, min] = (spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.match(/^(\d+)\.(\d+)/) ?? []).slice(1).map(Number);
+    if (maj! > 6 || (maj === 6 && min! >= 6)) expect(r.stdout).toMatch(/^ok {4}process connector: usable, exec events filtered in the kernel: /m);
     expect(r.status).toBe(1);
+  });
+
+  it('the process connector is usable by root here, and not in a user namespace (a warning: watch falls back to the scan)', () => {
+    const here = spawnSync(process.execPath, [CLI, 'doctor'], { encoding: 'utf8' });
+    expect(here.stdout).toMatch(/^ok {4}process connector: usable/m);
+    const ns = spawnSync('unshare', ['--user', '--map-root-user', process.execPath, CLI, 'doctor'], { encoding: 'utf8' });
+    if (ns.error) return;
+    expect(ns.stdout).toMatch(/^warn {2}process connector: ETIMEDOUT: /m);
   });
 });
