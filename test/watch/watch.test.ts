@@ -3,7 +3,7 @@
  * (so that the watch of this file never touches another file's processes), started by shells that
  * are not children of the daemon. Every daemon is stopped and every target ended, pass or fail.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -175,6 +175,38 @@ describe('ffrtmp watch', () => {
     expect(metrics).toMatch(/^ffrtmp_watch_discovery_mode\{mode="events"\} 1$/m);
     killQuietly(pid);
     await waitFor(() => journal(d.stateDir).some((r) => r.type === 'result'), 20_000);
+    expect((await stop(d)).code).toBe(0);
+  });
+});
+
+describe('ffrtmp watch: overruns', () => {
+  it('a stalled daemon with a tiny buffer misses events: the overrun is counted and a rescan finds every target (50 among 5000 execs)', async () => {
+    const t = newTarget();
+    const d = await startWatch(['--target', t.name, '--event-buffer', '1', '--discovery', 'events']);
+    // Stop the daemon (its connector thread too) while the burst runs: the kernel queue overflows.
+    d.child.kill('SIGSTOP');
+    const burst = spawn('sh', ['-c', `i=0; while [ $i -lt 5000 ]; do /bin/true; if [ $((i % 100)) -eq 0 ]; then "${t.bin}" 60 & fi; i=$((i+1)); done`], { cwd: t.home, stdio: 'ignore' });
+    await exited(burst);
+    const started = await waitFor(() => {
+      const pids = spawnSync('pgrep', ['-x', t.name], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+      return pids.length === 50 ? pids : undefined;
+    }, 20_000);
+    targets.push(...started);
+    d.child.kill('SIGCONT');
+    await waitFor(() => started.every((p) => governedLine(d, p)), 30_000);
+    const lines = d.lines();
+    expect(lines.filter((l) => l.event === 'governed')).toHaveLength(50);
+    const overruns = lines.filter((l) => l.event === 'overrun').reduce((n, l) => n + (l.count as number), 0);
+    expect(overruns).toBeGreaterThanOrEqual(1);
+    // Found by the rescan the overrun triggered (events were lost), some perhaps by the events that got through.
+    expect(lines.filter((l) => l.event === 'governed' && l.path === 'reconcile').length).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${d.url}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^ffrtmp_watch_overruns_total ${overruns}$`, 'm'));
+    const health = (await (await fetch(`${d.url}/health`)).json()) as { status: string; reasons: string[] };
+    expect(health.status).toBe('degraded');
+    expect(health.reasons.join(' ')).toMatch(/overran/);
+    for (const p of started) killQuietly(p);
+    await waitFor(() => journal(d.stateDir).filter((r) => r.type === 'result').length === 50, 30_000);
     expect((await stop(d)).code).toBe(0);
   });
 });
