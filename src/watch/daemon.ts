@@ -37,7 +37,7 @@ export type DiscoveryPath = 'event' | 'scan' | 'reconcile';
 export type SkipReason = 'gone' | 'not_target' | 'own' | 'governed' | 'filtered' | 'kernel_thread';
 
 /** Why governing a process failed (a metric label). */
-export type AttachFailure = 'limit_refused' | 'refused' | 'observer' | 'error';
+export type AttachFailure = 'limit_refused' | 'refused' | 'error';
 
 export type WatchEvent =
   | { readonly kind: 'governed'; readonly pid: number; readonly command: string; readonly path: DiscoveryPath; readonly latencyMs: number; readonly started: StartedRecord }
@@ -145,7 +145,7 @@ export class WatchDaemon {
   readonly stats: WatchStats = {
     discovered: { event: 0, scan: 0, reconcile: 0 },
     skipped: { gone: 0, not_target: 0, own: 0, governed: 0, filtered: 0, kernel_thread: 0 },
-    attachFailures: { limit_refused: 0, refused: 0, observer: 0, error: 0 },
+    attachFailures: { limit_refused: 0, refused: 0, error: 0 },
     overruns: 0,
     execEvents: { crossed: 0, filteredInC: 0 },
     governedNow: 0,

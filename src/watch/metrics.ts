@@ -7,7 +7,7 @@
  *   they were found (a reconciliation that finds anything means events were missed).
  * - `ffrtmp_watch_skipped_total{why}`: looked at and left alone (gone, not_target, own,
  *   governed, filtered, kernel_thread).
- * - `ffrtmp_watch_attach_failures_total{reason}`: limit_refused, refused, observer, error.
+ * - `ffrtmp_watch_attach_failures_total{reason}`: limit_refused, refused, error.
  * - `ffrtmp_watch_overruns_total`: the connector's receive queue overflowed (ENOBUFS).
  * - `ffrtmp_watch_exec_events_total{where="crossed"|"filtered_in_c"}`: exec events that reached
  *   JavaScript, and those the addon dropped by `comm`.
