@@ -97,6 +97,15 @@ describe('ffrtmp serve adopts continuously, not only at its start', () => {
     children.push(w);
     const s = await started(jobId);
     pids.push(s.pid);
+    // The started record is written before the keeper lets the workload exec: a wrapper killed in
+    // between never ran it (an honest spawn_failed_platform). These tests need it running.
+    await waitFor(() => {
+      try {
+        return fs.readFileSync(`/proc/${s.pid}/cmdline`, 'latin1').startsWith('sh\0');
+      } catch {
+        return false;
+      }
+    });
     return { serve, w, s };
   }
 

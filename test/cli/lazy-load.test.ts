@@ -35,7 +35,7 @@ describe('subcommand code is loaded only when it runs', () => {
     expect(code).toBe(0);
     const f = rel(files);
     expect(f).toContain('dist/core/run.js');
-    expect(f.filter((x) => /prom-client|dist\/visibility\/(server|metrics)|dist\/recover\/|dist\/cli\/actions\/(serve|jobs|recover|doctor|attach)/.test(x))).toEqual([]);
+    expect(f.filter((x) => /prom-client|yaml|dist\/visibility\/(server|metrics)|dist\/recover\/|dist\/watch\/|dist\/cli\/actions\/(serve|jobs|recover|doctor|attach|watch)/.test(x))).toEqual([]);
     // (`net` is Node's own, for stdio pipes: not ours to avoid.)
     expect(builtins.filter((b) => /^(http|https|zlib|tls)$/.test(b))).toEqual([]);
   });
@@ -46,7 +46,7 @@ describe('subcommand code is loaded only when it runs', () => {
       const { files, builtins } = await loaded(['attach', '--pid', String(target.pid)]);
       const f = rel(files);
       expect(f).toContain('dist/core/attach.js');
-      expect(f.filter((x) => /prom-client|dist\/visibility\/(server|metrics)|dist\/recover\/|dist\/cli\/actions\/(serve|run|jobs)/.test(x))).toEqual([]);
+      expect(f.filter((x) => /prom-client|yaml|dist\/visibility\/(server|metrics)|dist\/recover\/|dist\/watch\/|dist\/cli\/actions\/(serve|run|jobs|watch)/.test(x))).toEqual([]);
       expect(builtins.filter((b) => /^(http|https|zlib)$/.test(b))).toEqual([]);
     } finally {
       killQuietly(target.pid);
@@ -57,6 +57,15 @@ describe('subcommand code is loaded only when it runs', () => {
     const f = rel((await loaded(['jobs'])).files);
     expect(f).toContain('dist/journal/reader.js');
     expect(f.filter((x) => /prom-client|dist\/visibility\/(server|metrics)|dist\/core\/(run|attach)|dist\/cgroup\//.test(x))).toEqual([]);
+  });
+
+  it('watch --check-config: the settings loader, not the daemon, its endpoint or the connector', async () => {
+    const { files, builtins, code } = await loaded(['watch', '--check-config', path.join(__dirname, '../../deployment/watch.yaml')]);
+    expect(code).toBe(0);
+    const f = rel(files);
+    expect(f).toContain('dist/watch/config.js');
+    expect(f.filter((x) => /prom-client|dist\/watch\/(daemon|server|metrics)|dist\/native\/proc-events|dist\/core\/run/.test(x))).toEqual([]);
+    expect(builtins.filter((b) => /^(http|https)$/.test(b))).toEqual([]);
   });
 
   it('--help: commander and the command definitions, nothing of the product', async () => {

@@ -1,21 +1,14 @@
 import { availableParallelism } from 'node:os';
-import { selectObserver } from '../../observer/select';
-import { openProcEvents } from '../../native/proc-events';
-import { recover } from '../../recover/recover';
 import { limitWarnings } from '../../cgroup/limits';
 import { describeConfigChange, formatDuration, loadWatchConfig, mergeFlags, parseIntervalFlag, type WatchFlags } from '../../watch/config';
-import { WatchDaemon, type OpenEvents, type WatchEvent } from '../../watch/daemon';
-import { watchHealth } from '../../watch/health';
-import { WatchMetrics } from '../../watch/metrics';
-import { startWatchServer, type WatchServer } from '../../watch/server';
+import type { OpenEvents, WatchEvent } from '../../watch/daemon';
+import type { WatchServer } from '../../watch/server';
 import { DEFAULT_WATCH_CONFIG, type WatchConfig } from '../../watch/types';
 import { watchExitCode } from '../exit-codes';
-import { openJournal } from '../journal';
 import { governanceFromFlags } from '../limits';
 import type { CgroupFlagValues, LogFormat } from '../options';
 import { formatEvent, formatSummary } from '../output';
 import { onDetachSignals } from '../signals';
-import { renderOutcome, sweptLine } from './recover';
 
 export interface WatchOptions extends CgroupFlagValues {
   watchConfig?: string;
@@ -67,6 +60,18 @@ export async function action(opts: WatchOptions): Promise<number> {
   }
   const flags = flagsOf(opts);
   let config = settingsOf(opts, flags);
+  // The daemon's code is loaded only now (--check-config loads the settings loader alone).
+  const [{ selectObserver }, { openProcEvents }, { recover }, { WatchDaemon }, { watchHealth }, { WatchMetrics }, { startWatchServer }, { openJournal }, { renderOutcome, sweptLine }] = await Promise.all([
+    import('../../observer/select'),
+    import('../../native/proc-events'),
+    import('../../recover/recover'),
+    import('../../watch/daemon'),
+    import('../../watch/health'),
+    import('../../watch/metrics'),
+    import('../../watch/server'),
+    import('../journal'),
+    import('./recover'),
+  ]);
   const cgroupRoot = opts.cgroupRoot;
   const journal = openJournal(opts.stateDir, 'write');
   const recorder = journal.recorder();
