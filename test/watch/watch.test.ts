@@ -4,7 +4,7 @@
  * are not children of the daemon. Every daemon is stopped and every target ended, pass or fail.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -329,5 +329,56 @@ describe('ffrtmp watch: where the process connector cannot be used (a user names
     killQuietly(pid);
     const rec = await ffrtmp(['recover', '--state-dir', stateDir]);
     expect(rec.code).toBe(0);
+  });
+});
+
+describe('ffrtmp watch: races and privileges', () => {
+  it('targets that exit at once are skipped cleanly: no attach failure, every one governed has its Result', async () => {
+    const t = newTarget();
+    const d = await startWatch(['--target', t.name, '--memory-max', '64M']);
+    const burst = spawn('sh', ['-c', `i=0; while [ $i -lt 40 ]; do "${t.bin}" 0; i=$((i+1)); done`], { cwd: t.home, stdio: 'ignore' });
+    await exited(burst);
+    const marker = startTarget(t.bin, 1, t.home); // the last one lives: once it is governed, the burst has been seen
+    await waitFor(() => governedLine(d, marker), 20_000);
+    await waitFor(() => journal(d.stateDir).some((r) => r.type === 'result' && r.pid === marker), 20_000);
+    const lines = d.lines();
+    expect(lines.filter((l) => l.event === 'attach_failed')).toEqual([]);
+    const governed = lines.filter((l) => l.event === 'governed').map((l) => l.pid);
+    const results = journal(d.stateDir).filter((r) => r.type === 'result');
+    expect(new Set(results.map((r) => r.pid))).toEqual(new Set(governed));
+    expect(results).toHaveLength(governed.length);
+    const health = (await (await fetch(`${d.url}/health`)).json()) as { status: string };
+    expect(health.status).toBe('healthy');
+    expect((await stop(d)).code).toBe(0);
+  });
+
+  it.skipIf(process.geteuid?.() !== 0)('an unprivileged daemon on 6.6+: events with the kernel filter, a target of its own user observed', async () => {
+    const [maj, min] = (readFileSync('/proc/sys/kernel/osrelease', 'latin1').match(/^(\d+)\.(\d+)/) ?? []).slice(1).map(Number);
+    if (!(maj! > 6 || (maj === 6 && min! >= 6))) return;
+    const home = join(dir, `nobody-${seq++}`);
+    mkdirSync(home);
+    chmodSync(dir, 0o755);
+    chmodSync(home, 0o777);
+    const name = `wn${randomBytes(3).toString('hex')}`;
+    const bin = join(home, name);
+    copyFileSync('/bin/sleep', bin);
+    chmodSync(bin, 0o755);
+    const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+    const child = spawn('setpriv', [...asNobody, process.execPath, CLI, 'watch', '--log-format', 'json', '--listen', '127.0.0.1:0', '--state-dir', join(home, 'state'), '--target', name, '--discovery', 'events'], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: '/nonexistent' },
+    });
+    daemons.push(child);
+    let err = '';
+    child.stderr!.on('data', (c) => (err += c));
+    const started = await waitFor(() => parseJsonLines(err).find((l) => l.event === 'watch_started') ?? (child.exitCode !== null ? { event: 'exited' } : undefined), 20_000);
+    expect(started, err).toMatchObject({ event: 'watch_started', discovery: 'events', kernel_filter: true });
+    const t = spawn('setpriv', [...asNobody, bin, '1'], { cwd: home, stdio: 'ignore' });
+    const g = await waitFor(() => parseJsonLines(err).find((l) => l.event === 'governed'), 20_000);
+    expect(g).toMatchObject({ pid: t.pid, path: 'event', cgroup: null });
+    await exited(t);
+    const res = await waitFor(() => parseJsonLines(err).find((l) => l.job_id === g.job_id && l.platform_sla_reason !== undefined), 20_000);
+    expect(res).toMatchObject({ platform_sla_reason: 'observed_to_completion' });
+    child.kill('SIGTERM');
+    expect((await exited(child)).code).toBe(0);
   });
 });
