@@ -76,7 +76,7 @@ const MODES = {
 };
 
 const USAGE =
-  'usage: node bench/discovery/run.js [--quick] [--modes event,scan-2s,scan-10s] [--n 1,100,1000]\n' +
+  'usage: node bench/discovery/run.js [--quick] [--modes event,event-tmpfs,scan-2s,scan-10s] [--n 1,100,1000]\n' +
   '                                   [--repeat 3] [--rounds 20] [--storm-execs 10000] [--paced-rate 1000]\n' +
   '                                   [--pacer-workers 2] [--window-ms 10000] [--no-latency] [--no-cpu] [--no-save]\n';
 
