@@ -132,13 +132,20 @@ export function refuseTargets(pids: readonly number[], stats: ReadonlyMap<number
  * another state directory). Nothing is touched.
  */
 function refuseGoverned(pids: readonly number[], stats: ReadonlyMap<number, ProcStat | null>, recorder: JobRecorder | undefined, governance: GovernanceOptions | undefined, env: () => CgroupEnv): void {
-  const open: readonly OpenJob[] = recorder?.openJobs?.() ?? [];
-  const byIdentity = new Map<string, OpenJob>();
-  for (const j of open) if (j.identity?.start_time_ticks) byIdentity.set(`${j.identity.pid}:${j.identity.start_time_ticks}`, j);
+  // One lookup per process where the recorder has the identity index; else every open job, once.
+  let byIdentity: Map<string, OpenJob> | undefined;
+  const ownerOf = (pid: number, ticks: string): OpenJob | undefined => {
+    if (recorder?.openJobOf) return recorder.openJobOf({ pid, start_time_ticks: ticks }) ?? undefined;
+    if (byIdentity === undefined) {
+      byIdentity = new Map();
+      for (const j of recorder?.openJobs?.() ?? []) if (j.identity?.start_time_ticks) byIdentity.set(`${j.identity.pid}:${j.identity.start_time_ticks}`, j);
+    }
+    return byIdentity.get(`${pid}:${ticks}`);
+  };
   const plan = governance?.enabled === false ? null : planRoots(env(), { cgroupRoot: effectiveRoot(governance ?? {}) });
   for (const pid of pids) {
     const ticks = stats.get(pid)?.startTimeTicks;
-    const job = ticks ? byIdentity.get(`${pid}:${ticks}`) : undefined;
+    const job = ticks ? ownerOf(pid, ticks) : undefined;
     if (job !== undefined) {
       const owner = job.detached ? 'detached from its wrapper (the next `ffrtmp recover` adopts it)' : `watched by ffrtmp pid ${job.wrapper.pid}`;
       throw new RefusedError(`process ${pid} is already governed by job ${job.job_id} (${owner})`, 'target');
@@ -166,6 +173,17 @@ export async function attach(spec: AttachSpec): Promise<Result[]> {
   const observer = spec.observer ?? selectObserver();
   const runIds = pids.map(() => newRunId());
   claimJobIds(spec.recorder, pids.map((_, i) => ({ run_id: runIds[i]!, job_id: jobIds[i]!, mode: 'attach' })));
+  // The processes too, race-free: two attaches of one process at the same instant (a watch daemon
+  // and a person) cannot both pass the check above; exactly one claim wins.
+  for (const [i, pid] of pids.entries()) {
+    const ticks = stats.get(pid)?.startTimeTicks;
+    const holder = ticks ? spec.recorder?.claimProcess?.(runIds[i]!, { pid, start_time_ticks: ticks }) : null;
+    if (holder) {
+      spec.recorder?.release?.(runIds);
+      const owner = holder.detached ? 'detached from its wrapper (the next `ffrtmp recover` adopts it)' : `watched by ffrtmp pid ${holder.wrapper.pid}`;
+      throw new RefusedError(`process ${pid} is already governed by job ${holder.job_id} (${owner})`, 'target');
+    }
+  }
 
   const adopted: AttachedProcess[] = [];
   const startedAt: number[] = [];

@@ -374,6 +374,25 @@ export class JournalRecorder implements JobRecorder {
     }
   }
 
+  claimProcess(runId: string, identity: ProcessIdentity): OpenJob | null {
+    try {
+      return this.open.claimProcess(runId, identity);
+    } catch (err) {
+      // An index that cannot be written never blocks a start (as for job ids): no check.
+      this.failed(null, toJournalError('open-jobs', this.open.dir, err));
+      return null;
+    }
+  }
+
+  openJobOf(identity: ProcessIdentity): OpenJob | null {
+    try {
+      return this.open.ownerOf(identity);
+    } catch (err) {
+      this.failed(null, toJournalError('open-jobs', this.open.dir, err));
+      return null;
+    }
+  }
+
   exitFileFor(runId: string): string | undefined {
     try {
       if (!this.exitsReady) {

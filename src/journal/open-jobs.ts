@@ -19,6 +19,11 @@
  * removes its own entry and refuses. Two simultaneous `run --job-id X` therefore start exactly one
  * workload. A claim costs one listing of the markers and a read per entry of the same job id, not a
  * read of every open job of the node.
+ *
+ * "Is this process governed?" is answered the same way: once a job's workload is known, a marker
+ * named by its identity (`by-process/<pid>.<start ticks>`, holding the run id) is written BEFORE
+ * the entry says so, so that the question costs one read, not a read of every open entry (an
+ * auto-attach daemon asks it for every process it finds).
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -63,10 +68,41 @@ export class OpenJobs {
    * (hundreds of live streams: that made each start O(n), the node's starts O(n²)).
    */
   private readonly markers: string;
+  /** `by-process/<pid>.<start ticks>`: the run id of the open job whose workload it is. */
+  private readonly processes: string;
 
   constructor(stateDir: string) {
     this.dir = openJobsDir(stateDir);
     this.markers = path.join(this.dir, 'by-job');
+    this.processes = path.join(this.dir, 'by-process');
+  }
+
+  private processMarker(id: ProcessIdentity): string | null {
+    return id.start_time_ticks === null ? null : path.join(this.processes, `${id.pid}.${id.start_time_ticks}`);
+  }
+
+  /**
+   * The open job whose workload is `id` (same pid and start time), or null. One marker read and
+   * one entry read. A marker left by a crash (no entry, or an entry of another process) is removed.
+   */
+  ownerOf(id: ProcessIdentity): OpenJobEntry | null {
+    const marker = this.processMarker(id);
+    if (marker === null) return null;
+    let runId: string;
+    try {
+      runId = fs.readFileSync(marker, 'latin1').trim();
+    } catch {
+      return null;
+    }
+    const e = RUN_FILE.test(`${runId}.json`) ? this.read(runId) : null;
+    // The marker is written before the entry's identity: an entry still without one is that window.
+    const same = e !== null && (e.identity === null || (e.identity.pid === id.pid && e.identity.start_time_ticks === id.start_time_ticks));
+    if (e === null || !same) {
+      fs.rmSync(marker, { force: true });
+      return null;
+    }
+    const effective: OpenJobEntry = e.identity === null ? { ...e, identity: id } : e;
+    return isOpen(effective) ? effective : null;
   }
 
   private file(runId: string): string {
@@ -171,11 +207,40 @@ export class OpenJobs {
     return holders;
   }
 
+  /**
+   * Claims a process for the open job `runId` (already claimed by its job id): race-free, the
+   * marker is created exclusively. Returns the open job that holds the process already (nothing is
+   * changed then), or null once it is ours. A marker of a job no longer open is replaced.
+   */
+  claimProcess(runId: string, id: ProcessIdentity): OpenJobEntry | null {
+    const marker = this.processMarker(id);
+    if (marker === null) return null;
+    makeDirs(this.processes, 0o750);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        fs.writeFileSync(marker, runId, { mode: 0o640, flag: 'wx' });
+        this.update(runId, { identity: id });
+        return null;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = this.ownerOf(id); // removes a stale marker
+      if (owner !== null && owner.run_id !== runId) return owner;
+      if (owner !== null) return null; // ours already
+    }
+    return this.ownerOf(id);
+  }
+
   /** Completes or marks an entry (the workload exists; the wrapper let go). Best effort. */
   update(runId: string, patch: Partial<Pick<OpenJob, 'identity' | 'detached' | 'wrapper' | 'leaves'>>): void {
     const e = this.read(runId);
     if (e === null) return;
     try {
+      const marker = patch.identity ? this.processMarker(patch.identity) : null;
+      if (marker !== null) {
+        makeDirs(this.processes, 0o750);
+        fs.writeFileSync(marker, runId, { mode: 0o640 });
+      }
       this.write({ ...e, ...patch });
     } catch {
       /* an index: the journal has the truth */
@@ -183,7 +248,17 @@ export class OpenJobs {
   }
 
   /** Removes the entry and its marker (its Result is in the journal, or it never started). Idempotent. */
-  release(runId: string, jobId: string | undefined = this.read(runId)?.job_id): void {
+  release(runId: string, jobId?: string): void {
+    const e = this.read(runId);
+    jobId ??= e?.job_id;
+    const marker = e?.identity ? this.processMarker(e.identity) : null;
+    if (marker !== null) {
+      try {
+        if (fs.readFileSync(marker, 'latin1').trim() === runId) fs.unlinkSync(marker);
+      } catch {
+        /* already gone */
+      }
+    }
     if (jobId !== undefined) {
       try {
         fs.unlinkSync(this.marker(jobId, runId));

@@ -154,6 +154,13 @@ export interface JobRecorder {
   /** Gives back the claims of runs that never started (nothing else was recorded for them). */
   release?(runIds: readonly string[]): void;
   openJobs?(): readonly OpenJob[];
+  /** The open job whose workload is this process (pid and start time), or null: one lookup, not a scan. */
+  openJobOf?(identity: ProcessIdentity): OpenJob | null;
+  /**
+   * Claims the process of the claimed job `runId` (attach): returns the open job that already
+   * holds it (then nothing changed, and the caller refuses), or null once it is this job's.
+   */
+  claimProcess?(runId: string, identity: ProcessIdentity): OpenJob | null;
   /**
    * The job's cgroup leaves are about to be created (none exists yet): kept with the claim, so
    * that the leaves of a wrapper killed while creating them, or before its `started` record, are

@@ -16,6 +16,7 @@
  * `detached` record is written by the core; the next `ffrtmp watch` or `ffrtmp recover` adopts
  * them) and resolves when all are settled.
  */
+import { setMaxListeners } from 'node:events';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { attach } from '../core/attach';
@@ -117,6 +118,9 @@ export interface WatchStats {
 
 const key = (pid: number, ticks: string): string => `${pid}:${ticks}`;
 
+/** The longest the daemon looks at candidates before it lets the event loop run (ms). */
+const SLICE_MS = 10;
+
 /** Characters a job id cannot hold become `_`. */
 function jobIdPart(s: string): string {
   return s.replace(/[^A-Za-z0-9._:@+-]/g, '_');
@@ -141,6 +145,14 @@ export class WatchDaemon {
   private reconcileTimer: NodeJS.Timeout | null = null;
   private rescanQueued = false;
   private stopped = false;
+  /**
+   * Candidates waiting to be looked at, in arrival order, and their pids (a scan does not queue a
+   * pid twice). Drained a slice at a time (`SLICE_MS`) so that a burst of a thousand never holds
+   * the event loop: exits, /health and SIGTERM are served in between.
+   */
+  private readonly queue: { pid: number; path: DiscoveryPath; seenAt: number; ticks?: string }[] = [];
+  private readonly queued = new Set<number>();
+  private pumping = false;
   private discovery: DiscoveryState;
   readonly stats: WatchStats = {
     discovered: { event: 0, scan: 0, reconcile: 0 },
@@ -161,6 +173,8 @@ export class WatchDaemon {
   onLatency: ((path: DiscoveryPath, ms: number) => void) | null = null;
 
   constructor(private readonly opts: WatchDaemonOptions) {
+    // One attach() per process, each listening on this signal until its process ends: hundreds.
+    setMaxListeners(0, this.abort.signal);
     this.config = opts.config;
     this.targets = new Set(opts.config.targets);
     this.discovery = { requested: opts.config.discovery, mode: 'scan', fallbackWhy: null, kernelFilter: false, rcvbufBytes: 0 };
@@ -223,6 +237,8 @@ export class WatchDaemon {
     this.stopped = true;
     this.events?.close();
     this.events = null;
+    this.queue.length = 0;
+    this.queued.clear();
     for (const t of [this.scanTimer, this.reconcileTimer, ...this.timers]) if (t !== null) clearTimeout(t);
     this.timers.clear();
     this.abort.abort(reason);
@@ -246,10 +262,12 @@ export class WatchDaemon {
     if (this.stopped) return;
     this.stats.execEvents.crossed += b.execs.length;
     this.stats.execEvents.filteredInC += b.filtered;
+    // The exec's kernel timestamp (CLOCK_MONOTONIC) on the performance.now() clock: both read now.
     const now = process.hrtime.bigint();
+    const perfNow = performance.now();
     for (const e of b.execs) {
       const sinceExecMs = Number(now - BigInt(Math.trunc(e.timestampNs))) / 1e6;
-      this.consider(e.pid, 'event', performance.now() - Math.max(0, sinceExecMs));
+      this.enqueue(e.pid, 'event', perfNow - Math.max(0, sinceExecMs));
     }
     if (b.overruns > 0) {
       this.stats.overruns += b.overruns;
@@ -282,6 +300,7 @@ export class WatchDaemon {
     const seen = new Set<number>();
     let found = 0;
     const uptime = uptimeSeconds();
+    const perfAtUptime = performance.now(); // start times are on the uptime clock: convert once
     for (const pid of pids) {
       seen.add(pid);
       // Cheap first: argv[0] and the executable's name.
@@ -289,10 +308,12 @@ export class WatchDaemon {
       if (argv0 === null) continue;
       const exeBase = this.targets.has(basename(argv0)) ? null : readExeBase(pid);
       if (targetName({ argv0, exeBase }, this.targets) === null) continue;
+      if (this.queued.has(pid)) continue;
       const ticks = readProcStat(pid)?.startTimeTicks;
       if (ticks === undefined || this.known.has(key(pid, ticks))) continue;
       // Found now, started `age` ago: that is how late the scan is.
-      if (this.consider(pid, path, performance.now() - ageMs(ticks, uptime), ticks)) found++;
+      this.enqueue(pid, path, perfAtUptime - ageMs(ticks, uptime), ticks);
+      found++;
     }
     for (const [pid, k] of this.byPid) {
       if (!seen.has(pid) && this.known.get(k) !== 'governing' && this.known.get(k) !== 'governed') {
@@ -303,6 +324,31 @@ export class WatchDaemon {
     this.stats.lastScanAtMs = Date.now();
     this.stats.lastScanPath = path;
     this.opts.onEvent?.({ kind: 'scanned', path, found, durationMs: performance.now() - t0 });
+  }
+
+  private enqueue(pid: number, path: DiscoveryPath, seenAt: number, ticks?: string): void {
+    if (this.queued.has(pid)) return;
+    this.queued.add(pid);
+    this.queue.push({ pid, path, seenAt, ...(ticks !== undefined ? { ticks } : {}) });
+    if (!this.pumping) {
+      this.pumping = true;
+      queueMicrotask(() => this.pump());
+    }
+  }
+
+  /** Looks at queued candidates for at most SLICE_MS, then lets the event loop run. */
+  private pump(): void {
+    const until = performance.now() + SLICE_MS;
+    while (this.queue.length > 0 && !this.stopped) {
+      const c = this.queue.shift()!;
+      this.queued.delete(c.pid);
+      this.consider(c.pid, c.path, c.seenAt, c.ticks);
+      if (performance.now() >= until && this.queue.length > 0) {
+        setImmediate(() => this.pump());
+        return;
+      }
+    }
+    this.pumping = false;
   }
 
   private remember(pid: number, ticks: string, state: Known): void {

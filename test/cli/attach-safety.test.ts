@@ -149,6 +149,23 @@ describe('attach refuses what a live job already governs', () => {
   });
 });
 
+describe('one process attached by four wrappers at once (no limits: no cgroup to tell them apart)', () => {
+  it('exactly one governs it; the others are refused, naming the job that does', async () => {
+    const p = sleeper();
+    const ws = Array.from({ length: 4 }, () => startFfrtmp(['attach', '--pid', String(p.pid)]));
+    procs.push(...ws);
+    // The refused ones exit at once; the one that governs waits for the process.
+    await waitFor(() => ws.filter((w) => w.exitCode === 2).length === 3, 30_000);
+    const winner = ws.find((w) => w.exitCode === null)!;
+    expect(winner).toBeDefined();
+    for (const w of ws.filter((x) => x !== winner)) expect(w.output().stderr).toMatch(new RegExp(`^ffrtmp: process ${p.pid} is already governed by job \\S+ \\(watched by ffrtmp pid ${winner.pid}\\)`));
+    p.kill('SIGKILL');
+    expect(await exited(winner)).toMatchObject({ code: 0 });
+    const runs = readJournal(TEST_STATE_DIR).records.filter((r) => r.pid === p.pid);
+    expect(runs.map((r) => r.type)).toEqual(['started', 'result']);
+  });
+});
+
 describe('a thousand processes in one attach', () => {
   it('one wrapper, one line each on stderr and stdout, and nothing else (no listener warning)', async () => {
     const n = 1000;

@@ -70,6 +70,33 @@ describe('open jobs', () => {
     // (Real simultaneous starts, four processes at once: test/cli/attach-safety.test.ts.)
   });
 
+  it('a process is claimed once (an exclusive marker by pid and start time): the second claimant is told who holds it; release frees it; a stale marker is replaced', () => {
+    const open = new OpenJobs(dir);
+    const target: ProcessIdentity = me; // any live process: its identity is what is claimed
+    const a = claim('watch-a');
+    const b = claim('watch-b');
+    expect(open.claim([a], me)).toEqual([]);
+    expect(open.claim([b], me)).toEqual([]);
+    expect(open.claimProcess(a.run_id, target)).toBeNull();
+    expect(open.claimProcess(b.run_id, target)?.run_id).toBe(a.run_id);
+    expect(open.claimProcess(a.run_id, target)).toBeNull(); // asking again: still ours
+    expect(open.ownerOf(target)?.run_id).toBe(a.run_id);
+    expect(fs.readdirSync(`${dir}/open/by-process`)).toEqual([`${target.pid}.${target.start_time_ticks}`]);
+    open.release(a.run_id);
+    expect(open.ownerOf(target)).toBeNull();
+    expect(fs.readdirSync(`${dir}/open/by-process`)).toEqual([]);
+    expect(open.claimProcess(b.run_id, target)).toBeNull();
+    // A marker whose entry is gone (a crash between the two): not an owner, and replaced.
+    fs.rmSync(`${dir}/open/${b.run_id}.json`);
+    expect(open.ownerOf(target)).toBeNull();
+    const c = claim('watch-c');
+    expect(open.claim([c], me)).toEqual([]);
+    expect(open.claimProcess(c.run_id, target)).toBeNull();
+    expect(open.ownerOf(target)?.run_id).toBe(c.run_id);
+    // Another process (other start time) is another identity.
+    expect(open.ownerOf({ pid: target.pid, start_time_ticks: '1' })).toBeNull();
+  });
+
   it('a batch claim is all or nothing', () => {
     const open = new OpenJobs(dir);
     expect(open.claim([claim('x')], me)).toHaveLength(0);
