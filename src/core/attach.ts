@@ -96,16 +96,26 @@ function readStats(pids: readonly number[]): Map<number, ProcStat | null> {
   return new Map(pids.map((pid) => [pid, readProcStat(pid)]));
 }
 
-/** This process and every ancestor up to (not including) PID 1. */
+/**
+ * This process and every ancestor up to (not including) PID 1, by pid → start time. Kept while our
+ * parent is the same process (a long-running caller, `ffrtmp watch`, attaches thousands): an
+ * ancestor that dies leaves the chain only shorter, and a pid it frees is told apart by its start
+ * time.
+ */
+let ancestry: { ppid: number; chain: Map<number, string> } | null = null;
+
 function selfAndAncestors(): Map<number, string> {
-  const out = new Map<number, string>();
+  const ppid = process.ppid;
+  if (ancestry !== null && ancestry.ppid === ppid) return ancestry.chain;
+  const chain = new Map<number, string>();
   for (let pid = process.pid, hops = 0; pid > 1 && hops < 4096; hops++) {
     const st = readProcStat(pid);
-    out.set(pid, pid === process.pid ? 'ffrtmp itself' : 'an ancestor of this ffrtmp (what started it: a shell, a service)');
     if (st === null) break;
+    chain.set(pid, st.startTimeTicks);
     pid = st.ppid;
   }
-  return out;
+  ancestry = { ppid, chain };
+  return chain;
 }
 
 /**
@@ -117,9 +127,11 @@ export function refuseTargets(pids: readonly number[], stats: ReadonlyMap<number
   const mine = selfAndAncestors();
   for (const pid of pids) {
     if (pid === 1) throw new RefusedError('pid 1 is init: ffrtmp never governs it', 'target');
-    const own = mine.get(pid);
-    if (own !== undefined) throw new RefusedError(`pid ${pid} is ${own}: ffrtmp never governs it`, 'target');
     const st = stats.get(pid) ?? null;
+    if (pid === process.pid) throw new RefusedError(`pid ${pid} is ffrtmp itself: ffrtmp never governs it`, 'target');
+    if (mine.has(pid) && (st === null || mine.get(pid) === st.startTimeTicks)) {
+      throw new RefusedError(`pid ${pid} is an ancestor of this ffrtmp (what started it: a shell, a service): ffrtmp never governs it`, 'target');
+    }
     if (st !== null && (pid === 2 || st.ppid === 2 || (st.flags & PF_KTHREAD) !== 0)) {
       throw new RefusedError(`pid ${pid} is a kernel thread: it cannot be governed`, 'target');
     }

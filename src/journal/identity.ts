@@ -18,9 +18,12 @@ export function identityOf(pid: number, procRoot = '/proc'): ProcessIdentity {
   return { pid, start_time_ticks: readStartTimeTicks(pid, procRoot) };
 }
 
-/** This process's own identity (the wrapper that owns the jobs it records). */
+let own: ProcessIdentity | undefined;
+
+/** This process's own identity (the wrapper that owns the jobs it records): read once, it never changes. */
 export function ownIdentity(): ProcessIdentity {
-  return identityOf(process.pid);
+  if (own === undefined || own.pid !== process.pid || own.start_time_ticks === null) own = identityOf(process.pid);
+  return own;
 }
 
 /**

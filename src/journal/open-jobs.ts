@@ -219,7 +219,7 @@ export class OpenJobs {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         fs.writeFileSync(marker, runId, { mode: 0o640, flag: 'wx' });
-        this.update(runId, { identity: id });
+        this.update(runId, { identity: id }); // so that release() finds the marker to remove
         return null;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -241,7 +241,8 @@ export class OpenJobs {
         makeDirs(this.processes, 0o750);
         fs.writeFileSync(marker, runId, { mode: 0o640 });
       }
-      this.write({ ...e, ...patch });
+      const next = { ...e, ...patch };
+      if (JSON.stringify(next) !== JSON.stringify(e)) this.write(next); // a no-op costs one read
     } catch {
       /* an index: the journal has the truth */
     }
