@@ -161,6 +161,27 @@ describe('ffrtmp watch', () => {
     expect((await stop(d2)).code).toBe(0);
   });
 
+  it('kill -9 of the daemon, then a new one: it adopts the 5 it was governing (never attaches them again), each ends with one Result', async () => {
+    const t = newTarget();
+    const d1 = await startWatch(['--target', t.name, '--memory-max', '64M']);
+    const pids = Array.from({ length: 5 }, () => startTarget(t.bin, 30, t.home));
+    await waitFor(() => pids.every((p) => governedLine(d1, p)), 30_000);
+    d1.child.kill('SIGKILL');
+    await exited(d1.child);
+    expect(pids.every(isAlive)).toBe(true);
+    const d2 = await startWatch(['--target', t.name, '--memory-max', '64M'], d1.stateDir);
+    await waitFor(() => d2.lines().filter((l) => l.event === 'adopted').length === 5, 30_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(d2.lines().filter((l) => l.event === 'governed')).toEqual([]);
+    for (const p of pids) killQuietly(p);
+    await waitFor(() => journal(d2.stateDir).filter((r) => r.type === 'result').length === 5, 30_000);
+    const results = journal(d2.stateDir).filter((r) => r.type === 'result');
+    expect(new Set(results.map((r) => r.pid))).toEqual(new Set(pids));
+    // Their leaves were removed by the adopter, with the usage read first.
+    for (const r of results) expect((r.cgroup as { removal: unknown }).removal).toEqual({ removed: true, left: [] });
+    expect((await stop(d2)).code).toBe(0);
+  });
+
   it('/health and /metrics say what runs', async () => {
     const t = newTarget();
     const d = await startWatch(['--target', t.name]);
