@@ -81,6 +81,7 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("procEventsOpen", &Addon::ProcEventsOpen, napi_enumerable),
         InstanceMethod("procEventsClose", &Addon::ProcEventsClose, napi_enumerable),
         InstanceMethod("procEventsSetTargets", &Addon::ProcEventsSetTargets, napi_enumerable),
+        InstanceMethod("procEventsStats", &Addon::ProcEventsStats, napi_enumerable),
     });
   }
 
@@ -224,7 +225,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value ProcEventsOpen(const Napi::CallbackInfo& info) {
     static const char* kUsage =
         "procEventsOpen(targets: string[], rcvbufBytes: integer in [0, 2^31), kernelFilter: "
-        "boolean, onBatch: (batch) => void)";
+        "boolean, onBatch: (batch) => void, holdOffMs?: integer in [0, 1000])";
     Napi::Env env = info.Env();
     std::vector<std::string> targets;
     if (info.Length() < 4 || !StringArray(info[0], &targets) || !IsInt(info[1]) ||
@@ -232,14 +233,22 @@ class Addon : public Napi::Addon<Addon> {
       ThrowUsage(env, kUsage);
     double rcvbuf = info[1].As<Napi::Number>().DoubleValue();
     if (rcvbuf < 0 || rcvbuf > 2147483647.0) ThrowUsage(env, kUsage);
+    int holdOffMs = ProcConnector::kDefaultHoldOffMs;
+    if (info.Length() > 4 && !info[4].IsUndefined()) {
+      if (!IsInt(info[4])) ThrowUsage(env, kUsage);
+      double h = info[4].As<Napi::Number>().DoubleValue();
+      if (h < 0 || h > 1000) ThrowUsage(env, kUsage);
+      holdOffMs = static_cast<int>(h);
+    }
     ProcConnector::Opened r =
         proc_.Open(env, watcher_, std::move(targets), static_cast<int>(rcvbuf),
-                   info[2].As<Napi::Boolean>().Value(), info[3].As<Napi::Function>());
+                   info[2].As<Napi::Boolean>().Value(), holdOffMs, info[3].As<Napi::Function>());
     Napi::Object o = Napi::Object::New(env);
     o.Set("id", r.id);
     o.Set("kernelFilter", r.kernelFilter);
     o.Set("socketFilter", r.socketFilter);
     o.Set("rcvbufBytes", r.rcvbufBytes);
+    o.Set("holdOffMs", holdOffMs);
     return o;
   }
 
@@ -261,6 +270,20 @@ class Addon : public Napi::Addon<Addon> {
     std::vector<std::string> targets;
     if (info.Length() < 2 || !StringArray(info[1], &targets)) ThrowUsage(info.Env(), kUsage);
     return Napi::Boolean::New(info.Env(), proc_.SetTargets(id, std::move(targets)));
+  }
+
+  Napi::Value ProcEventsStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ProcConnector::Stats st;
+    if (!proc_.GetStats(ProcIdArg(info, "procEventsStats(id: integer)"), &st)) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    // Doubles: exact up to 2^53, i.e. ~285 years of a million events a second.
+    o.Set("received", Napi::Number::New(env, static_cast<double>(st.received)));
+    o.Set("filtered", Napi::Number::New(env, static_cast<double>(st.filtered)));
+    o.Set("crossed", Napi::Number::New(env, static_cast<double>(st.crossed)));
+    o.Set("overruns", Napi::Number::New(env, static_cast<double>(st.overruns)));
+    o.Set("drains", Napi::Number::New(env, static_cast<double>(st.drains)));
+    return o;
   }
 
   Napi::Value Capabilities(const Napi::CallbackInfo& info) {

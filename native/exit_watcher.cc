@@ -26,6 +26,14 @@ uint64_t Key(int fd, uint32_t token) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(fd)) << 32) | token;
 }
 
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+constexpr uint32_t kSourceEvents = EPOLLIN | EPOLLONESHOT;
+
 double RealtimeMs() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -129,13 +137,20 @@ void ExitWatcher::AddSource(Napi::Env env, int fd, ThreadSource* src) {
   if (source_.load() != nullptr) throw ErrnoError(env, EBUSY, "epoll_ctl");
   source_.store(src);
   epoll_event e{};
-  e.events = EPOLLIN;  // level-triggered: the source may drain only part of what is queued
+  e.events = kSourceEvents;  // armed: the first readiness is reported, then it re-arms itself
   e.data.u64 = kSourceKey;
   if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &e) != 0) {
     int err = errno;
     source_.store(nullptr);
     throw ErrnoError(env, err, "epoll_ctl");
   }
+}
+
+bool ExitWatcher::ArmSource(int fd) {
+  epoll_event e{};
+  e.events = kSourceEvents;
+  e.data.u64 = kSourceKey;
+  return epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, fd, &e) == 0;
 }
 
 void ExitWatcher::RemoveSource(int fd) {
@@ -155,15 +170,22 @@ void ExitWatcher::StopAndJoin() {
 void ExitWatcher::Run() {
   pthread_setname_np(pthread_self(), "ffrtmp-watcher");  // visible in top -H, /proc/*/task
   epoll_event evs[kMaxEvents];
+  // When the source asked to be called back without readiness (its hold-off: see
+  // proc_connector.cc), CLOCK_MONOTONIC ns; 0 = never. Only this thread reads or writes it.
+  int64_t deadline = 0;
   for (;;) {
-    int n = epoll_wait(epfd_.get(), evs, kMaxEvents, -1);
+    int timeout = -1;  // nothing to time: sleep until an fd is ready (no idle wake-ups)
+    if (deadline != 0) {
+      int64_t left = deadline - MonotonicNs();
+      // Rounded up: a wait that ends early would only come round again for the remainder.
+      timeout = left <= 0 ? 0 : static_cast<int>((left + 999999) / 1000000);
+    }
+    int n = epoll_wait(epfd_.get(), evs, kMaxEvents, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       return;  // EBADF/EINVAL cannot happen while we own epfd_; nothing to report to
     }
-    double now = RealtimeMs();
-    auto* batch = new Batch{now, {}};
-    batch->events.reserve(static_cast<size_t>(n));
+    Batch* batch = nullptr;  // only when a pidfd reported something
     bool stop = false, source = false;
     for (int i = 0; i < n; i++) {
       uint64_t key = evs[i].data.u64;
@@ -175,6 +197,10 @@ void ExitWatcher::Run() {
         source = true;
         continue;
       }
+      if (batch == nullptr) {
+        batch = new Batch{RealtimeMs(), {}};
+        batch->events.reserve(static_cast<size_t>(n));
+      }
       batch->events.push_back(
           Event{static_cast<int>(key >> 32), static_cast<uint32_t>(key), evs[i].events});
     }
@@ -183,17 +209,22 @@ void ExitWatcher::Run() {
       delete batch;
       return;
     }
-    if (source) {
-      if (ThreadSource* src = source_.load()) src->OnReadable();  // has its own TSFN
+    // Exits first: they never wait behind a drain of the source.
+    if (batch != nullptr) {
+      napi_status st = tsfn_.NonBlockingCall(batch);
+      if (st != napi_ok) {
+        delete batch;                    // not queued: still ours
+        if (st == napi_closing) return;  // env is going away
+      }
     }
-    if (batch->events.empty()) {
-      delete batch;
-      continue;
-    }
-    napi_status st = tsfn_.NonBlockingCall(batch);
-    if (st != napi_ok) {
-      delete batch;                   // not queued: still ours
-      if (st == napi_closing) return; // env is going away
+    ThreadSource* src = source_.load();
+    if (src == nullptr) {
+      deadline = 0;
+    } else if (source) {
+      deadline = src->OnReady(true, MonotonicNs());  // has its own TSFN
+    } else if (deadline != 0) {
+      int64_t t = MonotonicNs();
+      if (t >= deadline) deadline = src->OnReady(false, t);
     }
   }
 }

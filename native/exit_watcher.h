@@ -14,13 +14,19 @@
 
 namespace ffrtmp {
 
-// Something other than a pidfd that the watcher thread serves itself: when its fd is
-// readable, the thread calls OnReadable() (on the watcher thread, never the JS thread).
-// The process connector (proc_connector.h) is the one user. The object must outlive
-// the watcher thread (in practice: both are members of the environment's Addon).
+// Something other than a pidfd that the watcher thread serves itself (the process connector,
+// proc_connector.h, is the one user). Its fd is registered EPOLLIN | EPOLLONESHOT: each
+// readiness report disarms it, and the source re-arms it (ExitWatcher::ArmSource) when it wants
+// the next one. Meanwhile it may ask to be called back at a deadline instead, which the thread
+// folds into its epoll_wait timeout (pidfd events are still reported at once). Both calls run
+// on the watcher thread, never the JS thread. The object must outlive the watcher thread (in
+// practice: both are members of the environment's Addon).
 class ThreadSource {
  public:
-  virtual void OnReadable() = 0;
+  // `fired`: the fd was reported ready (and is disarmed now); otherwise the deadline the
+  // previous call returned has passed. `nowNs`: CLOCK_MONOTONIC. Returns the next deadline
+  // (CLOCK_MONOTONIC ns) at which to be called without readiness, or 0 for none.
+  virtual int64_t OnReady(bool fired, int64_t nowNs) = 0;
 
  protected:
   ~ThreadSource() = default;
@@ -39,11 +45,17 @@ class ExitWatcher {
   void Unwatch(Napi::Env env, int fd);
   size_t Count() const { return watched_.size(); }
   bool Started() const { return started_; }
-  // One extra source (level-triggered). A second AddSource while one is set throws.
-  // After RemoveSource returns the thread may still be inside src->OnReadable() (or about to
-  // call it for an event it already has): the source guards its own state.
+  // One extra source, registered armed (EPOLLIN | EPOLLONESHOT). A second AddSource while one
+  // is set throws. After RemoveSource returns the thread may still be inside src->OnReady() (or
+  // about to call it for an event or a deadline it already has): the source guards its own
+  // state, and a deadline of a removed source may reach the next one (it ignores what it did
+  // not ask for).
   void AddSource(Napi::Env env, int fd, ThreadSource* src);
   void RemoveSource(int fd);
+  // The watcher thread, from inside src->OnReady(), with the source's own lock held and `fd`
+  // still open (so it cannot be a reused number): report the fd's next readiness. A re-arm of
+  // an fd that is ready already reports at once. False (errno set) when epoll_ctl failed.
+  bool ArmSource(int fd);
 
  private:
   struct Event {

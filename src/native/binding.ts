@@ -178,7 +178,8 @@ export interface NativeProcExec {
 /**
  * What one drain of the connector socket hands to JS. A drain that found no candidate, no
  * overrun and no error crosses nothing; its counters ride along with the next batch that does,
- * so `received` and `filtered` count since the previous batch.
+ * so `received` and `filtered` count since the previous batch. For metrics use
+ * `procEventsStats` instead: it moves with every drain, whether anything crossed or not.
  */
 export interface NativeProcEventsBatch {
   /** The candidates, one entry per pid (comm matched a target, or the target list is empty). */
@@ -190,7 +191,10 @@ export interface NativeProcEventsBatch {
   overruns: number;
   /** Exec datagrams read since the previous batch. */
   received: number;
-  /** Of those, dropped by the comm filter in C (including processes already gone). */
+  /**
+   * Of those, dropped in C: the comm filter, a process already gone (its comm unreadable, or its
+   * exit read in the same drain), or an earlier exec of a pid that exec'd again in the drain.
+   */
   filtered: number;
   /** CLOCK_REALTIME in ms (fractional) when the drain started: the exit watcher's clock. */
   detectedAtMs: number;
@@ -208,6 +212,28 @@ export interface NativeProcEventsOpened {
   socketFilter: boolean;
   /** getsockopt(SO_RCVBUF): the receive buffer the kernel granted (it doubles the request). */
   rcvbufBytes: number;
+  /** The coalescing hold-off in effect (the argument, or the default 5). */
+  holdOffMs: number;
+}
+
+/**
+ * A connector's counters, cumulative since `procEventsOpen`, kept by the watcher thread with
+ * every drain (std::atomic): unlike a batch's, they move whether or not anything crossed to JS.
+ */
+export interface NativeProcEventsStats {
+  /** Exec events read. */
+  received: number;
+  /** Of those, dropped in C (see NativeProcEventsBatch.filtered). */
+  filtered: number;
+  /** Candidates handed to JS (entries of the batches' `execs`). */
+  crossed: number;
+  /** recv() failures with ENOBUFS: times the kernel dropped events. */
+  overruns: number;
+  /**
+   * Times the watcher thread woke up for the socket and drained it: on readiness (the socket had
+   * been quiet), or at the end of a hold-off. A quiet socket never wakes it.
+   */
+  drains: number;
 }
 
 export interface NativeBinding {
@@ -272,6 +298,10 @@ export interface NativeBinding {
    *
    * `rcvbufBytes` 0 keeps the kernel's default buffer; otherwise SO_RCVBUFFORCE, then SO_RCVBUF.
    * `kernelFilter`: ask a 6.6+ kernel to send exec events only (the result says if it does).
+   * `holdOffMs` (integer in [0, 1000], default 5): coalescing. A drain less than this after the
+   * previous one leaves the socket unwatched for this long, then drains all that queued at once
+   * (and so on while execs keep coming): an exec after a quiet spell is read at once, one in a
+   * stream at most `holdOffMs` later. 0: every exec wakes the thread (no coalescing).
    * Blocks the calling thread until the kernel acks the LISTEN (normally within the sendto;
    * at most ~1.25 s). While open, the connector keeps the event loop alive.
    *
@@ -286,6 +316,7 @@ export interface NativeBinding {
     rcvbufBytes: number,
     kernelFilter: boolean,
     onBatch: (batch: NativeProcEventsBatch) => void,
+    holdOffMs?: number,
   ): NativeProcEventsOpened;
   /**
    * Close it (sends PROC_CN_MCAST_IGNORE, closes the socket). Idempotent; unknown ids are
@@ -294,4 +325,6 @@ export interface NativeBinding {
   procEventsClose(id: number): void;
   /** Replace the target list of an open connector (next drain on). False when `id` is not open. */
   procEventsSetTargets(id: number, targets: string[]): boolean;
+  /** The counters of an open connector (cumulative since it opened); `null` when `id` is not open. */
+  procEventsStats(id: number): NativeProcEventsStats | null;
 }

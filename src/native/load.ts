@@ -38,6 +38,7 @@ const EXPECTED_FUNCTIONS: ReadonlyArray<keyof NativeBinding> = [
   'procEventsOpen',
   'procEventsClose',
   'procEventsSetTargets',
+  'procEventsStats',
 ];
 
 let cached: NativeLoadResult | undefined;

@@ -14,8 +14,8 @@
  * is evaluated.
  */
 import type {
-  NativeBinding, NativeCapabilities, NativePidfdInfo, NativeProcEventsBatch, NativeProcEventsOpened, NativeSpawnRequest,
-  NativeSpawnResult, NativeWaitidStatus,
+  NativeBinding, NativeCapabilities, NativePidfdInfo, NativeProcEventsBatch, NativeProcEventsOpened, NativeProcEventsStats,
+  NativeSpawnRequest, NativeSpawnResult, NativeWaitidStatus,
 } from './binding';
 import { toSystemError } from './errors';
 
@@ -60,7 +60,7 @@ export interface Native {
   watchCount(): number;
   /**
    * The process connector (binding.ts has the contract), on this environment's watcher thread,
-   * which it starts if needed. Use `openProcEvents` (proc-events.ts) rather than these three.
+   * which it starts if needed. Use `openProcEvents` (proc-events.ts) rather than these four.
    * A batch's `error` is still the raw `{ errno, syscall }`.
    */
   procEventsOpen(
@@ -68,9 +68,11 @@ export interface Native {
     rcvbufBytes: number,
     kernelFilter: boolean,
     onBatch: (batch: NativeProcEventsBatch) => void,
+    holdOffMs?: number,
   ): NativeProcEventsOpened;
   procEventsClose(id: number): void;
   procEventsSetTargets(id: number, targets: string[]): boolean;
+  procEventsStats(id: number): NativeProcEventsStats | null;
 }
 
 const DISPATCH = Symbol.for('ffrtmp.native.dispatch');
@@ -111,12 +113,13 @@ export function createNative(raw: NativeBinding): Native {
     keeperGo: (controlFd, keeperPidfd, candidates, start) => call(() => raw.keeperGo(controlFd, keeperPidfd, candidates, start)),
     capabilities: () => call(() => raw.capabilities()),
     watchCount: () => raw.watchCount(),
-    procEventsOpen(targets, rcvbufBytes, kernelFilter, onBatch) {
+    procEventsOpen(targets, rcvbufBytes, kernelFilter, onBatch, holdOffMs) {
       dispatcher(raw); // the connector is drained on the watcher thread
-      return call(() => raw.procEventsOpen(targets, rcvbufBytes, kernelFilter, onBatch));
+      return call(() => raw.procEventsOpen(targets, rcvbufBytes, kernelFilter, onBatch, holdOffMs));
     },
     procEventsClose: (id) => call(() => raw.procEventsClose(id)),
     procEventsSetTargets: (id, targets) => call(() => raw.procEventsSetTargets(id, targets)),
+    procEventsStats: (id) => call(() => raw.procEventsStats(id)),
     ensureWatcher: () => {
       dispatcher(raw);
     },

@@ -5,13 +5,15 @@
  *
  * The heavy lifting is native (docs/native.md, "The process connector"): the kernel and a BPF
  * socket filter keep exec events only, and the watcher thread reads `/proc/<pid>/comm` and drops
- * every exec whose comm is not a target, so a storm of unrelated execs never wakes JS. What
- * crosses is one batch per drain: the candidates, and counters.
+ * every exec whose comm is not a target, so a storm of unrelated execs never wakes JS. While execs
+ * stream in, the thread drains the socket once per hold-off (5 ms) instead of once per exec. What
+ * crosses is one batch per drain: the candidates, and counters; the handle's `stats()` has the
+ * cumulative counters at any time.
  *
  * What this file adds: validation, comm truncation, Node-shaped errors, a disposable handle,
  * and the doctor's probe.
  */
-import type { NativeProcEventsBatch } from './binding';
+import type { NativeProcEventsBatch, NativeProcEventsStats } from './binding';
 import { SystemError, isSystemErrorLike } from './errors';
 import { loadNative } from './load';
 import type { Native } from './native';
@@ -23,6 +25,14 @@ import type { Native } from './native';
  * longer than 15 bytes can only ever be seen by its first 15.
  */
 export const COMM_MAX_BYTES = 15;
+
+/**
+ * The default coalescing hold-off, in ms (see ProcEventsOptions.holdOffMs): the most an exec inside
+ * a stream of execs waits before the watcher thread reads it, well under the 10 ms budget; at most
+ * 200 wake-ups a second however fast execs come (docs/native.md has the measurements).
+ */
+export const DEFAULT_HOLD_OFF_MS = 5;
+const MAX_HOLD_OFF_MS = 1000;
 
 /**
  * What comm a process exec'ing a file named `name` gets: its first 15 UTF-8 bytes. A cut inside
@@ -49,7 +59,10 @@ export interface ProcExec {
   readonly comm: string;
 }
 
-/** One drain of the connector (see NativeProcEventsBatch). */
+/**
+ * One drain of the connector (see NativeProcEventsBatch). Its `received`/`filtered` only move
+ * when a batch crosses, i.e. when a target exec'd: metrics should come from the handle's `stats()`.
+ */
 export interface ProcEventsBatch {
   /** The candidates, one per pid. */
   readonly execs: readonly ProcExec[];
@@ -57,7 +70,7 @@ export interface ProcEventsBatch {
   readonly overruns: number;
   /** Exec events read since the previous batch (batches without candidates are not sent). */
   readonly received: number;
-  /** Of those, the ones the comm filter dropped. */
+  /** Of those, the ones dropped in C (comm not a target, process already gone). */
   readonly filtered: number;
   /** CLOCK_REALTIME ms when the drain began (the exit watcher's `detectedAtMs` clock). */
   readonly detectedAtMs: number;
@@ -72,6 +85,27 @@ export interface ProcEventsOptions {
   readonly rcvbufBytes?: number;
   /** Ask the kernel (6.6+) to send exec events only. Default true; the handle says whether it does. */
   readonly kernelFilter?: boolean;
+  /**
+   * Coalescing, an integer in [0, 1000] ms; default DEFAULT_HOLD_OFF_MS (5). An exec after a quiet
+   * spell is read at once; once execs follow each other closer than this, the socket is drained
+   * once per `holdOffMs` until a drain finds none, so an exec in a stream waits at most this long.
+   * 0 turns coalescing off (one watcher wake-up per exec).
+   */
+  readonly holdOffMs?: number;
+}
+
+/** The connector's counters, cumulative since it opened (see NativeProcEventsStats). */
+export interface ProcEventsStats {
+  /** Exec events read. */
+  readonly received: number;
+  /** Of those, dropped in C (comm not a target, process already gone). */
+  readonly filtered: number;
+  /** Candidates handed to JS (entries of the batches' `execs`). */
+  readonly crossed: number;
+  /** Times the kernel dropped events (ENOBUFS). */
+  readonly overruns: number;
+  /** Watcher-thread wake-ups for the socket (each a drain); a quiet socket causes none. */
+  readonly drains: number;
 }
 
 export interface ProcEventsHandle extends Disposable {
@@ -81,8 +115,16 @@ export interface ProcEventsHandle extends Disposable {
   readonly socketFilter: boolean;
   /** The receive buffer the kernel granted (SO_RCVBUF as read back). */
   readonly rcvbufBytes: number;
+  /** The coalescing hold-off in effect, ms. */
+  readonly holdOffMs: number;
   /** Replace the targets without reopening (e.g. on SIGHUP); applies from the next drain. No-op once closed. */
   setTargets(targets: readonly string[]): void;
+  /**
+   * The counters, cumulative since open, read from the addon on each call (cheap: five atomic
+   * loads): the source of truth for metrics, since they move with every drain, whether or not a
+   * batch crossed. After `close()`: the values as of the close, frozen.
+   */
+  stats(): ProcEventsStats;
   /** Stop: no batch is delivered once this returns, and the event loop is no longer held. Idempotent. */
   close(): void;
 }
@@ -124,6 +166,10 @@ function toBatch(b: NativeProcEventsBatch): ProcEventsBatch {
   return out;
 }
 
+function toStats(s: NativeProcEventsStats | null): ProcEventsStats | null {
+  return s && { received: s.received, filtered: s.filtered, crossed: s.crossed, overruns: s.overruns, drains: s.drains };
+}
+
 /**
  * Open the process connector. Throws SystemError: `EPERM` (`bind`, before 6.6 without
  * CAP_NET_ADMIN), `EPROTONOSUPPORT` (`socket`: no connector), `ECONNREFUSED` (`sendto`: a
@@ -133,7 +179,8 @@ function toBatch(b: NativeProcEventsBatch): ProcEventsBatch {
  * options. Blocks until the kernel acks (at once normally, at most ~1.25 s).
  *
  * `onBatch` runs on the JS thread, once per drain that has candidates, an overrun or an error.
- * It should not throw (a throw is an 'uncaughtException', like a throwing timer).
+ * It should not throw (a throw is an 'uncaughtException', like a throwing timer). Counters for
+ * metrics: `handle.stats()`.
  *
  * Only exec events after this returns are reported: scan /proc once after opening.
  */
@@ -145,12 +192,22 @@ export function openProcEvents(options: ProcEventsOptions, onBatch: (batch: Proc
     throw new TypeError(`openProcEvents: rcvbufBytes must be an integer in [0, ${MAX_RCVBUF}] (got ${rcvbufBytes})`);
   }
   if (typeof kernelFilter !== 'boolean') throw new TypeError('openProcEvents: kernelFilter must be a boolean');
+  const holdOffMs = options.holdOffMs ?? DEFAULT_HOLD_OFF_MS;
+  if (!Number.isInteger(holdOffMs) || holdOffMs < 0 || holdOffMs > MAX_HOLD_OFF_MS) {
+    throw new TypeError(`openProcEvents: holdOffMs must be an integer in [0, ${MAX_HOLD_OFF_MS}] (got ${holdOffMs})`);
+  }
   if (typeof onBatch !== 'function') throw new TypeError('openProcEvents: onBatch must be a function');
   const native = nativeOrThrow();
-  const opened = native.procEventsOpen(targets, rcvbufBytes, kernelFilter, (b) => onBatch(toBatch(b)));
+  const opened = native.procEventsOpen(targets, rcvbufBytes, kernelFilter, (b) => onBatch(toBatch(b)), holdOffMs);
   let open = true;
+  let last: ProcEventsStats = { received: 0, filtered: 0, crossed: 0, overruns: 0, drains: 0 };
+  const stats = (): ProcEventsStats => {
+    if (open) last = toStats(native.procEventsStats(opened.id)) ?? last;
+    return last;
+  };
   const close = (): void => {
     if (!open) return;
+    stats(); // the final values: the addon has none once closed
     open = false;
     native.procEventsClose(opened.id);
   };
@@ -158,10 +215,12 @@ export function openProcEvents(options: ProcEventsOptions, onBatch: (batch: Proc
     kernelFilter: opened.kernelFilter,
     socketFilter: opened.socketFilter,
     rcvbufBytes: opened.rcvbufBytes,
+    holdOffMs: opened.holdOffMs,
     setTargets(next) {
       const list = targetList(next);
       if (open) native.procEventsSetTargets(opened.id, list);
     },
+    stats,
     close,
     [Symbol.dispose]: close,
   };

@@ -123,6 +123,7 @@ describe('loadNative', () => {
         'procEventsClose',
         'procEventsOpen',
         'procEventsSetTargets',
+        'procEventsStats',
         'spawn',
         'unwatch',
         'waitidPidfd',
@@ -178,7 +179,7 @@ describe.skipIf(nativeDisabled)('native basics', () => {
     expect(Object.keys(o).sort()).toEqual(
       [
         'capabilities', 'closeFd', 'ensureWatcher', 'keeperGo', 'pidfdGetExitInfo', 'pidfdOpen', 'procEventsClose', 'procEventsOpen',
-        'procEventsSetTargets', 'spawn', 'subscribe', 'waitidPidfd', 'watchCount',
+        'procEventsSetTargets', 'procEventsStats', 'spawn', 'subscribe', 'waitidPidfd', 'watchCount',
       ].sort(),
     );
   });

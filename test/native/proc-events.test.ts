@@ -7,7 +7,7 @@
  * checked as lower bounds.
  */
 import { type ChildProcess, spawn as cpSpawn, execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,7 +15,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { SystemError } from '../../src/native/errors';
 import {
-  COMM_MAX_BYTES, type ProcEventsBatch, type ProcEventsHandle, type ProcExec, commOf, openProcEvents, probeProcEvents,
+  COMM_MAX_BYTES, DEFAULT_HOLD_OFF_MS, type ProcEventsBatch, type ProcEventsHandle, type ProcEventsStats, type ProcExec, commOf,
+  openProcEvents, probeProcEvents,
 } from '../../src/native/proc-events';
 import { ROOT, blockMs, nativeDisabled, owner, runNode, sleepMs } from './helpers';
 
@@ -82,6 +83,31 @@ function open(opts: Parameters<typeof openProcEvents>[0]) {
   };
 }
 
+/**
+ * Voluntary context switches of this process's watcher thread (vitest runs each file in its own
+ * process: there is one), i.e. the times it went to sleep: one per wake-up.
+ */
+function watcherSleeps(): number {
+  for (const tid of readdirSync('/proc/self/task')) {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (/^Name:\s+ffrtmp-watcher$/m.test(status)) return Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)![1]);
+  }
+  throw new Error('no ffrtmp-watcher thread in this process');
+}
+
+const delta = (a: ProcEventsStats, b: ProcEventsStats) => ({
+  received: b.received - a.received,
+  filtered: b.filtered - a.filtered,
+  crossed: b.crossed - a.crossed,
+  overruns: b.overruns - a.overruns,
+  drains: b.drains - a.drains,
+});
+
 const execOf = (r: { execs(): ProcExec[] }, pid: number | undefined, comm?: string) =>
   r.execs().find((e) => e.pid === pid && (comm === undefined || e.comm === comm));
 
@@ -136,6 +162,96 @@ describe.skipIf(nativeDisabled)('process connector', () => {
     expect(b!.filtered).toBeGreaterThanOrEqual(200);
     expect(b!.received).toBe(b!.filtered + 1);
     expect(b!.overruns).toBe(0);
+    r.close();
+  });
+
+  it('stats() counts a burst of non-target execs as filtered in C while no batch crosses, and freezes at close', async () => {
+    const r = open({ targets: ['ffrtmp-cnp-none'] });
+    expect(r.handle.holdOffMs).toBe(DEFAULT_HOLD_OFF_MS);
+    const s0 = r.handle.stats();
+    // sh, then 200 execs of /bin/true. spawnSync blocks this thread: the counters move anyway.
+    spawnSync('sh', ['-c', 'i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done']);
+    await r.until(() => r.handle.stats().received - s0.received >= 201, '201 exec events counted');
+    const d = delta(s0, r.handle.stats());
+    expect(d.filtered).toBeGreaterThanOrEqual(201);
+    expect(d.crossed).toBe(0);
+    expect(d.overruns).toBe(0);
+    expect(d.drains).toBeGreaterThan(0);
+    expect(r.batches).toHaveLength(0); // a batch's counters would still say nothing
+    r.close();
+    const frozen = r.handle.stats();
+    expect(frozen.filtered - s0.filtered).toBeGreaterThanOrEqual(201);
+    expect(frozen.crossed).toBe(0);
+    spawnSync('/bin/true');
+    await sleepMs(50);
+    expect(r.handle.stats()).toEqual(frozen);
+  });
+
+  it('coalescing: paced bursts of execs cost far fewer drains than events; an exec after a quiet spell is read at once', async () => {
+    const dir = tempDir();
+    const target = program(dir, 'ffrtmp-cnp-iso');
+    const r = open({ targets: ['ffrtmp-cnp-iso'] });
+    await sleepMs(100);
+    const s0 = r.handle.stats();
+    // 8 rounds: 40 processes wait to open a FIFO, then are let go together (a writer opens it)
+    // and exec /bin/true; ~0.1 s between rounds. Like the bench's pacer: paced bursts.
+    const fifo = join(dir, 'go');
+    const script = `j=0; while [ $j -lt 8 ]; do
+        mkfifo "${fifo}"; i=0
+        while [ $i -lt 40 ]; do /bin/true < "${fifo}" & i=$((i+1)); done
+        sleep 0.05; exec 4<>"${fifo}"; wait; exec 4<&-; rm "${fifo}"; sleep 0.1; j=$((j+1))
+      done`;
+    const t0 = Date.now();
+    const stream = track(cpSpawn('sh', ['-c', script], { stdio: 'ignore' }));
+    expect(await new Promise((res) => stream.on('exit', res))).toBe(0);
+    const streamMs = Date.now() - t0;
+    await sleepMs(50); // the last hold-off
+    const d = delta(s0, r.handle.stats());
+    // eslint-disable-next-line no-console
+    console.log(`coalescing: ${d.received} exec events in ${streamMs} ms, ${d.drains} drains (${(d.drains / d.received).toFixed(2)} per event)`);
+    expect(d.received).toBeGreaterThanOrEqual(8 * 40);
+    expect(d.drains).toBeLessThan(d.received * 0.5);
+    expect(d.overruns).toBe(0);
+
+    // Then quiet (for us: other suites exec meanwhile), and one target exec: read at once.
+    await sleepMs(150);
+    const t = run(target, '5');
+    const hit = await r.until(() => execOf(r, t.pid, 'ffrtmp-cnp-iso'), 'the isolated exec');
+    const batch = r.batches.find((b) => b.execs.includes(hit))!;
+    const latencyMs = (batch.arrivedNs - hit.timestampNs) / 1e6;
+    // eslint-disable-next-line no-console
+    console.log(`isolated exec -> JS: ${latencyMs.toFixed(3)} ms (with this thread's own spawn bookkeeping)`);
+    expect(latencyMs).toBeGreaterThan(0);
+    expect(latencyMs).toBeLessThan(500);
+    r.close();
+  });
+
+  it('a quiet socket costs no wake-up: drains only move with exec events', async () => {
+    const r = open({ targets: ['ffrtmp-cnp-none'] });
+    // Wait for a spell without exec events (other suites run beside this one), so that no
+    // hold-off is pending when the window starts.
+    let s0 = r.handle.stats();
+    let since = Date.now();
+    for (const end = Date.now() + 5000; Date.now() < end && Date.now() - since < 150; ) {
+      await sleepMs(10);
+      const s = r.handle.stats();
+      if (s.received !== s0.received || s.drains !== s0.drains) (s0 = s), (since = Date.now());
+    }
+    const w0 = watcherSleeps();
+    await sleepMs(1000);
+    const d = delta(s0, r.handle.stats());
+    const sleeps = watcherSleeps() - w0;
+    // eslint-disable-next-line no-console
+    console.log(`quiet 1 s: ${d.received} exec events (others'), ${d.drains} drains, ${sleeps} watcher wake-ups`);
+    if (d.received === 0) {
+      expect(d.drains).toBe(0);
+      expect(sleeps).toBe(0);
+    } else {
+      // A drain reads an exec, or ends a hold-off that began with one (plus, rarely, an exit
+      // that was on its way when the hold-off ended).
+      expect(d.drains).toBeLessThanOrEqual(2 * d.received + d.overruns + 1);
+      expect(sleeps).toBeLessThanOrEqual(d.drains + 1);
+    }
     r.close();
   });
 
@@ -270,8 +386,30 @@ describe.skipIf(nativeDisabled)('process connector', () => {
     expect(() => openProcEvents({ targets: ['a\0b'] }, () => {})).toThrow(TypeError);
     expect(() => openProcEvents({ targets: [], rcvbufBytes: -1 }, () => {})).toThrow(TypeError);
     expect(() => openProcEvents({ targets: [], rcvbufBytes: 1.5 }, () => {})).toThrow(TypeError);
+    expect(() => openProcEvents({ targets: [], holdOffMs: -1 }, () => {})).toThrow(TypeError);
+    expect(() => openProcEvents({ targets: [], holdOffMs: 2.5 }, () => {})).toThrow(TypeError);
+    expect(() => openProcEvents({ targets: [], holdOffMs: 1001 }, () => {})).toThrow(TypeError);
     expect(() => owner().procEventsOpen(['a'], 2 ** 31, true, () => {})).toThrow(/^Usage: procEventsOpen/);
+    expect(() => owner().procEventsOpen(['a'], 0, true, () => {}, 1001)).toThrow(/^Usage: procEventsOpen/);
     expect(() => owner().procEventsSetTargets(1, [7 as unknown as string])).toThrow(/^Usage: procEventsSetTargets/);
+    expect(() => owner().procEventsStats(-1)).toThrow(/^Usage: procEventsStats/);
+  });
+
+  it('the raw stats: numbers while open, null for an id that is not open; holdOffMs 0 turns coalescing off', () => {
+    const o = owner();
+    expect(o.procEventsStats(0)).toBeNull();
+    const opened = o.procEventsOpen(['x'], 0, true, () => {});
+    expect(opened.holdOffMs).toBe(DEFAULT_HOLD_OFF_MS);
+    expect(o.procEventsStats(opened.id)).toEqual({
+      received: expect.any(Number), filtered: expect.any(Number), crossed: 0, overruns: 0, drains: expect.any(Number),
+    });
+    expect(o.procEventsStats(opened.id + 1)).toBeNull();
+    o.procEventsClose(opened.id);
+    expect(o.procEventsStats(opened.id)).toBeNull();
+    const r = open({ targets: ['x'], holdOffMs: 0 });
+    expect(r.handle.holdOffMs).toBe(0);
+    expect(r.handle.stats()).toMatchObject({ crossed: 0, overruns: 0 });
+    r.close();
   });
 
   it('the receive buffer: a request below the floor gets the floor, root may exceed rmem_max (SO_RCVBUFFORCE)', () => {
