@@ -63,6 +63,8 @@ export interface ExecBatch {
 export interface EventSource {
   setTargets(targets: readonly string[]): void;
   close(): void;
+  /** Cumulative counters of the connector (the source of truth for the metrics). */
+  stats(): { readonly received: number; readonly filtered: number; readonly crossed: number; readonly overruns: number; readonly drains: number };
   readonly kernelFilter: boolean;
   readonly rcvbufBytes: number;
 }
@@ -103,7 +105,6 @@ export interface WatchStats {
   skipped: Record<SkipReason, number>;
   attachFailures: Record<AttachFailure, number>;
   overruns: number;
-  execEvents: { crossed: number; filteredInC: number };
   governedNow: number;
   governedTotal: number;
   lastOverrunAtMs: number | null;
@@ -159,7 +160,6 @@ export class WatchDaemon {
     skipped: { gone: 0, not_target: 0, own: 0, governed: 0, filtered: 0, kernel_thread: 0 },
     attachFailures: { limit_refused: 0, refused: 0, error: 0 },
     overruns: 0,
-    execEvents: { crossed: 0, filteredInC: 0 },
     governedNow: 0,
     governedTotal: 0,
     lastOverrunAtMs: null,
@@ -187,6 +187,14 @@ export class WatchDaemon {
   adopted(delta: 1 | -1): void {
     this.stats.governedNow += delta;
   }
+
+  /** The connector's counters (zeros in scan mode); frozen at their last values once stopped. */
+  connectorStats(): ReturnType<EventSource['stats']> {
+    if (this.events !== null) this.lastConnectorStats = this.events.stats();
+    return this.lastConnectorStats;
+  }
+
+  private lastConnectorStats: ReturnType<EventSource['stats']> = { received: 0, filtered: 0, crossed: 0, overruns: 0, drains: 0 };
 
   get discoveryState(): DiscoveryState {
     return this.discovery;
@@ -235,6 +243,7 @@ export class WatchDaemon {
   async stop(reason = 'stop'): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.connectorStats();
     this.events?.close();
     this.events = null;
     this.queue.length = 0;
@@ -260,8 +269,6 @@ export class WatchDaemon {
 
   private onBatch(b: ExecBatch): void {
     if (this.stopped) return;
-    this.stats.execEvents.crossed += b.execs.length;
-    this.stats.execEvents.filteredInC += b.filtered;
     // The exec's kernel timestamp (CLOCK_MONOTONIC) on the performance.now() clock: both read now.
     const now = process.hrtime.bigint();
     const perfNow = performance.now();

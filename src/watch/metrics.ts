@@ -10,7 +10,9 @@
  * - `ffrtmp_watch_attach_failures_total{reason}`: limit_refused, refused, error.
  * - `ffrtmp_watch_overruns_total`: the connector's receive queue overflowed (ENOBUFS).
  * - `ffrtmp_watch_exec_events_total{where="crossed"|"filtered_in_c"}`: exec events that reached
- *   JavaScript, and those the addon dropped by `comm`.
+ *   JavaScript, and those the addon dropped by `comm` (the connector's own counters, read at
+ *   each scrape).
+ * - `ffrtmp_watch_connector_wakeups_total`: drains of the connector (coalesced in a storm).
  * - `ffrtmp_watch_governed`: processes governed now.
  * - `ffrtmp_watch_discovery_latency_seconds{path}`: from the exec (event) or the process start
  *   (scan) to governed (moved and verified, or watched when there are no limits).
@@ -44,7 +46,11 @@ export class WatchMetrics {
     mirrored(r, 'ffrtmp_watch_skipped_total', 'Target candidates looked at and left alone, by why', 'why', () => s.skipped);
     mirrored(r, 'ffrtmp_watch_attach_failures_total', 'Processes that could not be governed, by reason', 'reason', () => s.attachFailures);
     mirrored(r, 'ffrtmp_watch_overruns_total', 'Process connector receive-queue overruns (events lost, a rescan followed)', null, () => ({ '': s.overruns }));
-    mirrored(r, 'ffrtmp_watch_exec_events_total', 'Exec events: crossed to JavaScript, or dropped by comm in the addon', 'where', () => ({ crossed: s.execEvents.crossed, filtered_in_c: s.execEvents.filteredInC }));
+    mirrored(r, 'ffrtmp_watch_exec_events_total', 'Exec events: crossed to JavaScript, or dropped by comm in the addon', 'where', () => {
+      const c = daemon.connectorStats();
+      return { crossed: c.crossed, filtered_in_c: c.filtered };
+    });
+    mirrored(r, 'ffrtmp_watch_connector_wakeups_total', 'Times the addon drained the process connector (coalesced under an exec storm)', null, () => ({ '': daemon.connectorStats().drains }));
     new Gauge({ name: 'ffrtmp_watch_governed', help: 'Processes governed now', registers: [r], collect() { this.set(s.governedNow); } });
     new Gauge({
       name: 'ffrtmp_watch_discovery_mode', help: 'The discovery mode in use (1)', labelNames: ['mode'], registers: [r],

@@ -194,6 +194,18 @@ describe('ffrtmp watch', () => {
     expect(metrics).toMatch(/^ffrtmp_watch_discovered_total\{path="event"\} 1$/m);
     expect(metrics).toMatch(/^ffrtmp_watch_discovery_latency_seconds_count\{path="event"\} 1$/m);
     expect(metrics).toMatch(/^ffrtmp_watch_discovery_mode\{mode="events"\} 1$/m);
+    // Non-targets are dropped in C and counted there, even when no target follows them.
+    const filteredBefore = Number(/^ffrtmp_watch_exec_events_total\{where="filtered_in_c"\} (\d+)$/m.exec(metrics)?.[1]);
+    spawnSync('sh', ['-c', 'i=0; while [ $i -lt 50 ]; do /bin/true; i=$((i+1)); done']);
+    let after = '';
+    for (let i = 0; i < 100; i++) {
+      after = await (await fetch(`${d.url}/metrics`)).text();
+      if (Number(/^ffrtmp_watch_exec_events_total\{where="filtered_in_c"\} (\d+)$/m.exec(after)?.[1]) >= filteredBefore + 50) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(Number(/^ffrtmp_watch_exec_events_total\{where="filtered_in_c"\} (\d+)$/m.exec(after)?.[1])).toBeGreaterThanOrEqual(filteredBefore + 50);
+    expect(after).toMatch(/^ffrtmp_watch_exec_events_total\{where="crossed"\} 1$/m);
+    expect(after).toMatch(/^ffrtmp_watch_connector_wakeups_total [1-9]\d*$/m);
     killQuietly(pid);
     await waitFor(() => journal(d.stateDir).some((r) => r.type === 'result'), 20_000);
     expect((await stop(d)).code).toBe(0);
