@@ -1,0 +1,85 @@
+/**
+ * The producer's side: put a job on a queue for the agents (`ffrtmp submit`, and the library's
+ * `submitJob` / `waitForJob` for programs that produce jobs). BullMQ is loaded only when one of
+ * these is called, so `require('ffrtmp')` stays light.
+ *
+ * The queue job's id is the job data's `id`: submitting the same id twice does not run it twice
+ * (BullMQ keeps one job per id); `submitJob` refuses an id the queue already has rather than
+ * silently returning the old job.
+ */
+import type { JobState } from 'bullmq';
+import { UsageError } from '../model/errors';
+import { parseJobData, type JobData } from './job';
+import { outcomeFromLogs, type JobOutcome } from './outcome';
+import { connectionOptions, validateQueueName, validateRedisUrl } from './redis';
+
+/** The BullMQ job name the agent's jobs are added under (it takes any name). */
+export const JOB_NAME = 'ffrtmp';
+
+export interface SubmitOptions {
+  redisUrl: string;
+  queue: string;
+  data: JobData;
+}
+
+/** Validates the data (JobDataError naming the field) and adds it; resolves with the queue job id. */
+export async function submitJob(opts: SubmitOptions): Promise<{ queueJobId: string }> {
+  validateRedisUrl(opts.redisUrl);
+  validateQueueName(opts.queue);
+  parseJobData(opts.data);
+  const { Queue } = await import('bullmq');
+  const queue = new Queue(opts.queue, { connection: connectionOptions(opts.redisUrl) });
+  queue.on('error', () => {}); // unreachable Redis: the add waits for it (maxRetriesPerRequest: null)
+  try {
+    const existing = await queue.getJob(opts.data.id);
+    if (existing !== undefined) {
+      const state = await existing.getState();
+      throw new UsageError(`queue ${opts.queue} already has a job ${opts.data.id} (${state}): choose another id (a queue job id is never reused)`);
+    }
+    // attempts 1: the agent never lets the queue retry (retrying is the producer's decision).
+    const job = await queue.add(JOB_NAME, opts.data, { jobId: opts.data.id, attempts: 1 });
+    return { queueJobId: String(job.id) };
+  } finally {
+    await queue.close();
+  }
+}
+
+export interface WaitOutcome {
+  readonly state: Extract<JobState, 'completed' | 'failed'>;
+  /** The Result (wrapper path) or legacy outcome, when the job ran. */
+  readonly outcome: JobOutcome | null;
+  readonly failedReason: string | null;
+}
+
+/**
+ * Resolves once the queue job has completed or failed, with what the agent told the queue.
+ * `signal` stops the wait (rejects with its reason): the job goes on.
+ */
+export async function waitForJob(opts: { redisUrl: string; queue: string; queueJobId: string; signal?: AbortSignal }): Promise<WaitOutcome> {
+  const { Queue, QueueEvents } = await import('bullmq');
+  const connection = connectionOptions(opts.redisUrl);
+  const queue = new Queue(opts.queue, { connection });
+  const events = new QueueEvents(opts.queue, { connection });
+  queue.on('error', () => {});
+  events.on('error', () => {});
+  try {
+    const job = await queue.getJob(opts.queueJobId);
+    if (job === undefined) throw new UsageError(`queue ${opts.queue} has no job ${opts.queueJobId}`);
+    await events.waitUntilReady();
+    const finished = job.waitUntilFinished(events).then(
+      () => 'completed' as const,
+      () => 'failed' as const,
+    );
+    const aborted = new Promise<never>((_, reject) => {
+      if (opts.signal?.aborted) reject(opts.signal.reason);
+      opts.signal?.addEventListener('abort', () => reject(opts.signal!.reason), { once: true });
+    });
+    const state = await Promise.race([finished, aborted]);
+    const fresh = (await queue.getJob(opts.queueJobId)) ?? job;
+    if (state === 'completed') return { state, outcome: (fresh.returnvalue as JobOutcome | undefined) ?? null, failedReason: null };
+    const { logs } = await queue.getJobLogs(opts.queueJobId);
+    return { state, outcome: outcomeFromLogs(logs), failedReason: fresh.failedReason ?? null };
+  } finally {
+    await Promise.allSettled([events.close(), queue.close()]);
+  }
+}
