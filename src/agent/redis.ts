@@ -4,8 +4,8 @@
  *
  * BullMQ needs, on every connection a Worker uses, ioredis' `maxRetriesPerRequest: null`: a
  * command issued while Redis is unreachable waits for the reconnection instead of failing after
- * 20 tries (measured here: docs/agent.md "Facts"). ioredis reconnects by itself, with a backoff
- * (50 ms more per attempt, at most 2 s), forever.
+ * 20 tries (measured here: docs/agent.md "Facts"). The connection reconnects by itself, forever,
+ * with BullMQ's backoff (e^n ms, from 1 s up to 20 s between attempts).
  */
 import { UsageError } from '../model/errors';
 import { quote } from '../model/quote';
