@@ -123,7 +123,8 @@ interface Held {
   concluding: boolean;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A pause that never keeps the process alive by itself (a race's loser must not delay the exit). */
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export class Agent {
   readonly stats: AgentStats = {
@@ -345,6 +346,12 @@ export class Agent {
     };
     try {
       const id = String(job.id);
+      if (job.deferredFailure) {
+        // A stalled job over maxStalledCount: BullMQ put it back to wait marked to fail, and
+        // leaves the failing to the worker that fetches it (its processor mode does; so do we).
+        await this.refuse(queue, job, token, job.deferredFailure);
+        return;
+      }
       if ((job.attemptsStarted ?? 0) > (job.attemptsMade ?? 0) + 1) {
         await this.refuse(queue, job, token, `this queue job was started ${job.attemptsStarted} times and never finished: a worker with maxStalledCount above 0 put it back after a stall; ffrtmp never runs a job twice (every worker on the queue must use maxStalledCount 0)`);
         return;
