@@ -4,7 +4,7 @@
  * Queue, as any producer would use it). Everything is stopped and removed by the suite, pass or
  * fail.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Job, Queue } from 'bullmq';
@@ -102,7 +102,8 @@ export async function finished(q: Queue, id: string, timeoutMs = 30_000): Promis
   for (;;) {
     const job = await q.getJob(id);
     const state = job ? await job.getState() : 'missing';
-    if (job && (state === 'completed' || state === 'failed')) return { job, state, logs: (await q.getJobLogs(id)).logs };
+    // Read again once it has ended: the job read before the state may predate the end.
+    if (job && (state === 'completed' || state === 'failed')) return { job: (await q.getJob(id))!, state, logs: (await q.getJobLogs(id)).logs };
     if (Date.now() > deadline) throw new Error(`queue job ${id} is still ${state} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -164,4 +165,15 @@ export async function cleanup(opts: { children: AgentProcess[]; pids: number[]; 
   }
   await Promise.allSettled(opts.queues.splice(0).map((q) => q.close()));
   await opts.redis?.stop();
+}
+
+/** waitFor with an async probe. */
+export async function eventually<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, stepMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`eventually: timed out after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
 }
