@@ -21,13 +21,15 @@ export interface TestRedis {
   readonly port: number;
   readonly url: string;
   readonly dir: string;
+  /** Stops the server (its data stays: AOF in `dir`), for tests of an outage. */
+  down(): Promise<void>;
+  /** Starts it again on the same port and dir. */
+  up(): Promise<void>;
+  /** Stops it and removes its dir. */
   stop(): Promise<void>;
 }
 
-/** Starts a private redis-server and resolves once it accepts connections. */
-export async function startRedis(): Promise<TestRedis> {
-  const dir = testTempDir('redis');
-  const port = await freePort();
+async function redisServer(port: number, dir: string): Promise<ReturnType<typeof spawn>> {
   const proc = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--daemonize', 'no', '--maxmemory-policy', 'noeviction'],
@@ -41,18 +43,40 @@ export async function startRedis(): Promise<TestRedis> {
     if (proc.exitCode !== null) throw new Error(`redis-server exited ${proc.exitCode}:\n${out}`);
   } catch (err) {
     killQuietly(proc.pid);
+    throw err;
+  }
+  return proc;
+}
+
+/** Starts a private redis-server (a free port on 127.0.0.1, a temp dir, AOF) once it accepts connections. */
+export async function startRedis(): Promise<TestRedis> {
+  const dir = testTempDir('redis');
+  const port = await freePort();
+  let proc: ReturnType<typeof spawn> | null;
+  try {
+    proc = await redisServer(port, dir);
+  } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  const down = async (): Promise<void> => {
+    const p = proc;
+    proc = null;
+    if (p !== null && p.exitCode === null && p.signalCode === null) {
+      p.kill('SIGTERM');
+      await exited(p);
+    }
+  };
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
+    down,
+    up: async () => {
+      if (proc === null) proc = await redisServer(port, dir);
+    },
     stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        await exited(proc);
-      }
+      await down();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
