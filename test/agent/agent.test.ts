@@ -149,6 +149,18 @@ describe.skipIf(!haveRedis)('ffrtmp agent', () => {
     expect(records(dir)).toEqual([]);
   });
 
+  it('one agent per state dir: a second one is refused while the first lives, and takes over once it is gone', async () => {
+    const dir = stateDir('one');
+    const first = await startAgent({ redis, queue: 'one', stateDir: dir, workerId: 'first' }, children);
+    const second = await ffrtmp(['agent', '--redis', redis.url, '--queue', 'one', '--state-dir', dir, '--worker-id', 'second']);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(new RegExp(`^ffrtmp: the state dir .* is used by another agent \\(pid ${first.pid}, worker id first\\): one agent per state dir$`, 'm'));
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const third = await startAgent({ redis, queue: 'one', stateDir: dir, workerId: 'third' }, children);
+    expect(third.exitCode).toBeNull();
+  });
+
   it('ffrtmp submit --wait prints the summary line and exits with the workload status; bad input is refused before anything is queued', async () => {
     const dir = stateDir('submit');
     await startAgent({ redis, queue: 'submit', stateDir: dir, concurrency: 2 }, children);
