@@ -217,11 +217,13 @@ export class Agent {
     this.follower.sync();
     this.follower.start();
     const phases = entries.map((e) => this.adopt(this.held.get(e.key)!));
-    this.adoptionReady = Promise.all(phases.map((p) => p.lockPhase)).then(() => undefined);
+    this.adoptionReady = Promise.allSettled(phases.map((p) => p.lockPhase)).then(() => undefined);
     for (const p of phases) this.track(p.done);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.opts.lockDurationMs / 2)));
     this.renewTimer.unref();
-    this.loops = this.opts.queues.map((q) => this.fetchLoop(q));
+    this.loops = this.opts.queues.map((q) =>
+      this.fetchLoop(q).catch((err: unknown) => this.emit({ kind: 'problem', message: `queue ${q}: stopped taking jobs after an internal error: ${(err as Error)?.stack ?? String(err)}` })),
+    );
     return { adopting: entries.length, problems };
   }
 

@@ -134,6 +134,7 @@ export async function action(opts: AgentCliOptions): Promise<number> {
   try {
     started = agent.start();
   } catch (err) {
+    await agent.stop('start_failed'); // closes whatever it had opened
     detach.dispose();
     throw err;
   }
