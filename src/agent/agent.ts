@@ -32,7 +32,7 @@ import { Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { isSameProcessAlive, ownIdentity, readStartTimeTicks } from '../journal/identity';
 import { JournalFollower } from '../journal/follower';
 import { Journal, type JournalRecorder } from '../journal/journal';
-import type { JobRecorder, JournalRecord, ResultJournalRecord, StartedRecord } from '../journal/types';
+import type { JobRecorder, JournalRecord, ProcessIdentity, ResultJournalRecord, StartedRecord } from '../journal/types';
 import { isoMs } from '../model/build-result';
 import { RefusedError } from '../model/errors';
 import { shown } from '../model/quote';
@@ -212,7 +212,7 @@ export class Agent {
     }
     // The journal once, from the start: Results of the runs held, started records of runs the
     // ledger could not name; then followed, for Results an adopter writes later.
-    const unnamed = new Set(entries.filter((e) => e.path === 'wrapper' && e.run_id === undefined && e.outcome === undefined).map((e) => e.job_id));
+    const unnamed = new Map(entries.filter((e) => e.path === 'wrapper' && e.run_id === undefined && e.outcome === undefined).map((e) => [e.job_id, e.agent] as const));
     this.follower = new JournalFollower({ dir: this.journal.dir, onRecord: (r) => this.onRecord(r, unnamed) });
     this.follower.sync();
     this.follower.start();
@@ -235,10 +235,13 @@ export class Agent {
     return true;
   }
 
-  private onRecord(r: JournalRecord, unnamed: Set<string>): void {
+  private onRecord(r: JournalRecord, unnamed: ReadonlyMap<string, ProcessIdentity>): void {
     if (r.type === 'result') {
       if (this.wanted.has(r.run_id)) this.resultRecorded(r.run_id, resultOf(r));
-    } else if (r.type === 'started' && unnamed.has(r.job_id)) {
+      return;
+    }
+    const by = r.type === 'started' ? unnamed.get(r.job_id) : undefined;
+    if (r.type === 'started' && by !== undefined && r.wrapper.pid === by.pid && r.wrapper.start_time_ticks === by.start_time_ticks) {
       const list = this.startedByJob.get(r.job_id) ?? [];
       list.push({ run_id: r.run_id, wrapper: r.wrapper });
       this.startedByJob.set(r.job_id, list);

@@ -158,6 +158,27 @@ describe.skipIf(!haveRedis)('crash safety on a queue', () => {
     expect(lines(ml)).toHaveLength(1);
   });
 
+  it('killed after the started record, before the ledger named the run: the restarted agent finds the run in the journal (by job id and the dead agent) and completes the job', async () => {
+    const dir = stateDir('unnamed');
+    const q = queue('unnamed');
+    const a = await startAgent({ redis, queue: 'unnamed', stateDir: dir }, children);
+    const m = path.join(out, 'unnamed');
+    await q.add('ffrtmp', { id: 'u-1', command: 'sh', args: workload(m, 2, 0), wrapper_enabled: true }, { jobId: 'u-1' });
+    pids.push(...(await running(dir, ['u-1'], [], [m])));
+    a.kill('SIGKILL');
+    await exited(a);
+    // The crash window between the journal's started record and the ledger's update, made by hand.
+    const file = path.join(dir, 'agent', 'jobs', fs.readdirSync(path.join(dir, 'agent', 'jobs'))[0]!);
+    const { run_id: _r, ...entry } = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(file, JSON.stringify(entry));
+    const a2 = await startAgent({ redis, queue: 'unnamed', stateDir: dir }, children);
+    await waitFor(() => a2.output().stderr.includes('took back job u-1 (queue unnamed #u-1, wrapper path, its run) from an earlier agent: its queue lock re-taken'));
+    const f = await finished(q, 'u-1');
+    expect(f.state).toBe('completed');
+    expect(f.job.returnvalue).toMatchObject({ job_id: 'u-1', exit_code: 0 });
+    expect(lines(m)).toHaveLength(1);
+  });
+
   it('--concurrency counts the jobs taken back: with 1, a new job waits until the adopted one has ended', async () => {
     const dir = stateDir('conc');
     const q = queue('conc');
