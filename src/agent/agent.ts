@@ -112,6 +112,21 @@ export interface AgentStats {
   redisUp: boolean;
 }
 
+/** What /health and /ready are made of (src/agent/endpoint.ts). */
+export interface AgentStatus {
+  readonly redisUp: boolean;
+  /** Since when Redis has been out of reach (or not reached yet since the start); null while up. */
+  readonly redisDownSinceMs: number | null;
+  readonly lastConnectionError: string | null;
+  /** The jobs an earlier agent held: how many, and whether their locks have all been looked at (re-taken or found lost). */
+  readonly adopting: number;
+  readonly adoptionDone: boolean;
+  readonly held: number;
+  readonly concurrency: number;
+  readonly journal: { readonly dir: string; readonly writable: boolean; readonly error?: string };
+  readonly ledger: { readonly dir: string; readonly writable: boolean; readonly error?: string };
+}
+
 /** A queue job the agent holds: counted against the concurrency until the queue was told. */
 interface Held {
   entry: LedgerEntry;
@@ -160,6 +175,11 @@ export class Agent {
   private adoptionReady: Promise<void> = Promise.resolve();
   private loops: Promise<void>[] = [];
   private lastConnectionError = '';
+  private redisDownSinceMs: number | null = Date.now();
+  private adopting = 0;
+  private adoptionDone = false;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private probing = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.journal = new Journal({ dir: opts.stateDir });
@@ -177,6 +197,39 @@ export class Agent {
   /** Jobs held now (running or adopted), and the concurrency. */
   load(): { held: number; concurrency: number } {
     return { held: this.held.size, concurrency: this.opts.concurrency };
+  }
+
+  /** Redis, adoption, journal and ledger, as /health and /ready show them. */
+  status(): AgentStatus {
+    const j = this.journal.checkWritable();
+    const l = this.ledger.checkWritable();
+    return {
+      redisUp: this.stats.redisUp,
+      redisDownSinceMs: this.stats.redisUp ? null : this.redisDownSinceMs,
+      lastConnectionError: this.lastConnectionError === '' ? null : this.lastConnectionError,
+      adopting: this.adopting,
+      adoptionDone: this.adoptionDone,
+      held: this.held.size,
+      concurrency: this.opts.concurrency,
+      journal: { dir: this.journal.dir, writable: j.writable, ...(j.writable ? {} : { error: `${j.error.code ?? j.error.op}: ${j.error.message}` }) },
+      ledger: { dir: this.ledger.dir, writable: l.writable, ...(l.writable ? {} : { error: l.error }) },
+    };
+  }
+
+  /** A ping on a Worker's connection: Redis seen up (or down) without waiting for a fetch or a renewal. */
+  private async probe(): Promise<void> {
+    if (this.probing || this.stopping) return;
+    const w = this.workers.values().next().value as Worker | undefined;
+    if (w === undefined) return;
+    this.probing = true;
+    try {
+      await (await w.getBackend().client).runCommand('ping', []);
+      this.redisReached();
+    } catch (err) {
+      this.connectionTrouble(err);
+    } finally {
+      this.probing = false;
+    }
   }
 
   /**
@@ -217,10 +270,16 @@ export class Agent {
     this.follower.sync();
     this.follower.start();
     const phases = entries.map((e) => this.adopt(this.held.get(e.key)!));
-    this.adoptionReady = Promise.allSettled(phases.map((p) => p.lockPhase)).then(() => undefined);
+    this.adopting = entries.length;
+    this.adoptionReady = Promise.allSettled(phases.map((p) => p.lockPhase)).then(() => {
+      if (!this.stopping) this.adoptionDone = true;
+    });
     for (const p of phases) this.track(p.done);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.opts.lockDurationMs / 2)));
     this.renewTimer.unref();
+    this.probeTimer = setInterval(() => void this.probe(), 1000);
+    this.probeTimer.unref();
+    void this.probe();
     this.loops = this.opts.queues.map((q) =>
       this.fetchLoop(q).catch((err: unknown) => this.emit({ kind: 'problem', message: `queue ${q}: stopped taking jobs after an internal error: ${(err as Error)?.stack ?? String(err)}` })),
     );
@@ -263,6 +322,7 @@ export class Agent {
     const e = err as { code?: string; message?: string };
     const detail = e?.code ?? e?.message ?? String(err);
     if (isConnectionError(err)) {
+      if (this.stats.redisUp) this.redisDownSinceMs = Date.now();
       if (this.stats.redisUp || this.lastConnectionError === '') {
         this.emit({ kind: 'redis', state: 'down', detail: `Redis is unreachable (${detail}): retrying with backoff; running jobs continue` });
       }
@@ -276,6 +336,7 @@ export class Agent {
   private redisReached(): void {
     if (this.stats.redisUp) return;
     this.stats.redisUp = true;
+    this.redisDownSinceMs = null;
     if (this.lastConnectionError !== '') this.emit({ kind: 'redis', state: 'up', detail: 'Redis is reachable again' });
     this.lastConnectionError = '';
   }
@@ -743,6 +804,7 @@ export class Agent {
     this.wake();
     this.detach.abort(why);
     if (this.renewTimer !== null) clearInterval(this.renewTimer);
+    if (this.probeTimer !== null) clearInterval(this.probeTimer);
     this.follower?.close();
     const settle = Promise.allSettled([...this.tasks]);
     await Promise.race([settle, sleep(2000)]);

@@ -107,6 +107,16 @@ export class Ledger {
     this.lockFile = path.join(this.dir, 'agent.lock');
   }
 
+  /** Can entries be written now (for /health)? */
+  checkWritable(): { writable: true } | { writable: false; error: string } {
+    try {
+      fs.accessSync(this.jobsDir, fs.constants.W_OK);
+      return { writable: true };
+    } catch (err) {
+      return { writable: false, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+    }
+  }
+
   /** Creates the directories (0700). Throws (the CLI says it cannot use the state dir). */
   prepare(): void {
     fs.mkdirSync(this.jobsDir, { recursive: true, mode: DIR_MODE });

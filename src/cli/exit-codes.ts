@@ -104,8 +104,8 @@ export function errorExitCode(err: unknown): number {
   return EXIT.PLATFORM;
 }
 
-/** `ffrtmp agent`: 0 after a clean stop (a signal: running workloads continue, taken back by the next agent). */
-export function agentExitCode(outcome: 'stopped'): number {
+/** `ffrtmp agent`: 0 after a clean stop (a signal: running workloads continue, taken back by the next agent); 125 when it could not listen (nothing taken). */
+export function agentExitCode(outcome: 'stopped' | 'listen_failed'): number {
   return outcome === 'stopped' ? EXIT.OK : EXIT.PLATFORM;
 }
 

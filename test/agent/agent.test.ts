@@ -135,7 +135,7 @@ describe.skipIf(!haveRedis)('ffrtmp agent', () => {
   it('the kill switch and the settings from the environment: WRAPPER_ENABLED=false sends a job that asks for the wrapper down the legacy path', async () => {
     const dir = stateDir('switch');
     const q = queue('switch');
-    const agent = startFfrtmp(['agent', '--state-dir', dir], {
+    const agent = startFfrtmp(['agent', '--state-dir', dir, '--no-listen'], {
       REDIS_URL: redis.url, QUEUES: 'switch', MAX_JOBS: '2', WORKER_ID: 'edge-env', WRAPPER_ENABLED: 'false', LOCK_DURATION_MS: '5000',
     });
     children.push(agent);
@@ -152,7 +152,7 @@ describe.skipIf(!haveRedis)('ffrtmp agent', () => {
   it('one agent per state dir: a second one is refused while the first lives, and takes over once it is gone', async () => {
     const dir = stateDir('one');
     const first = await startAgent({ redis, queue: 'one', stateDir: dir, workerId: 'first' }, children);
-    const second = await ffrtmp(['agent', '--redis', redis.url, '--queue', 'one', '--state-dir', dir, '--worker-id', 'second']);
+    const second = await ffrtmp(['agent', '--redis', redis.url, '--queue', 'one', '--state-dir', dir, '--worker-id', 'second', '--no-listen']);
     expect(second.code).toBe(2);
     expect(second.stderr).toMatch(new RegExp(`^ffrtmp: the state dir .* is used by another agent \\(pid ${first.pid}, worker id first\\): one agent per state dir$`, 'm'));
     first.kill('SIGKILL');

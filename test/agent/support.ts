@@ -104,6 +104,8 @@ export async function startAgent(a: AgentArgs, children: AgentProcess[]): Promis
       '--concurrency', String(a.concurrency ?? 1), '--worker-id', a.workerId ?? 'test-node',
       '--lock-duration', String(a.lockDurationMs ?? 5000), '--stalled-interval', String(a.stalledIntervalMs ?? 1000),
       ...(a.extra ?? []),
+      // One node, many test agents: each test that wants the endpoint gives its own --listen.
+      ...((a.extra ?? []).includes('--listen') ? [] : ['--no-listen']),
     ],
     a.env,
   );

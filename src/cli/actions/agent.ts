@@ -23,6 +23,8 @@ export interface AgentCliOptions {
   /** undefined: neither --wrapper nor --no-wrapper (then WRAPPER_ENABLED, default true). */
   wrapper?: boolean;
   cgroupRoot?: string;
+  /** `--listen HOST:PORT`, or false (`--no-listen`). */
+  listen: string | false;
   logFormat: LogFormat;
 }
 
@@ -58,11 +60,14 @@ export async function action(opts: AgentCliOptions): Promise<number> {
   const s = settings(opts);
   const journal = openJournal(opts.stateDir, 'write');
   // The queue client and the daemon's code are loaded only now.
-  const [{ Agent }, { selectObserver }, { recover }, { renderOutcome, sweptLine }] = await Promise.all([
+  const [{ Agent }, { selectObserver }, { recover }, { renderOutcome, sweptLine }, endpoint, { VisibilityState }, { JournalFollower }] = await Promise.all([
     import('../../agent/agent'),
     import('../../observer/select'),
     import('../../recover/recover'),
     import('./recover'),
+    import('../../agent/endpoint'),
+    import('../../visibility/server'),
+    import('../../journal/follower'),
   ]);
   const observer = selectObserver();
   const where = (e: { queue: string; queue_job_id: string }): string => `queue ${e.queue} #${e.queue_job_id}`;
@@ -129,12 +134,46 @@ export async function action(opts: AgentCliOptions): Promise<number> {
     ...(opts.cgroupRoot !== undefined ? { cgroupRoot: opts.cgroupRoot } : {}),
     onEvent,
   });
+
+  // The endpoint: the journal's job counters as `serve` derives them, plus the agent's own.
+  let server: Awaited<ReturnType<typeof endpoint.startAgentServer>> | null = null;
+  let follower: InstanceType<typeof JournalFollower> | null = null;
+  if (opts.listen !== false) {
+    const visibility = new VisibilityState();
+    const f = new JournalFollower({
+      dir: journal.dir,
+      onRecord: (r) => visibility.applyRecord(r),
+      onProblem: (p) => say('journal_problem', `journal ${p.file}:${p.line}: ${p.reason}`, { ...p }),
+    });
+    const agentMetrics = new endpoint.AgentMetrics(agent);
+    try {
+      server = await endpoint.startAgentServer(opts.listen, {
+        health: () => endpoint.agentHealth(agent.status(), opts.lockDuration),
+        ready: () => endpoint.agentReady(agent.status()),
+        metrics: async () => {
+          f.sync();
+          return (await visibility.metrics.text()) + (await agentMetrics.text());
+        },
+        contentType: agentMetrics.contentType,
+      });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      say('agent_failed', `cannot listen on ${opts.listen}: ${e.code ?? e.message} (choose another --listen, or --no-listen)`, { listen: opts.listen, code: e.code });
+      return agentExitCode('listen_failed');
+    }
+    f.sync();
+    f.start();
+    follower = f;
+  }
+
   const detach = onDetachSignals();
   let started: ReturnType<typeof agent.start>;
   try {
     started = agent.start();
   } catch (err) {
     await agent.stop('start_failed'); // closes whatever it had opened
+    follower?.close();
+    await server?.close();
     detach.dispose();
     throw err;
   }
@@ -142,9 +181,9 @@ export async function action(opts: AgentCliOptions): Promise<number> {
   const mode = s.wrapperAllowed ? 'per job (wrapper_enabled; default legacy)' : 'off (kill switch: every job takes the legacy path)';
   say(
     'agent_started',
-    `agent ${s.workerId} taking jobs from queue${s.queues.length > 1 ? 's' : ''} ${s.queues.join(', ')} on ${redactUrl(s.redis)}: concurrency ${opts.concurrency}, wrapper ${mode}, lock duration ${opts.lockDuration / 1000}s, journal ${journal.dir}, observer ${observer.backend}` +
+    `agent ${s.workerId} taking jobs from queue${s.queues.length > 1 ? 's' : ''} ${s.queues.join(', ')} on ${redactUrl(s.redis)}: concurrency ${opts.concurrency}, wrapper ${mode}, lock duration ${opts.lockDuration / 1000}s, journal ${journal.dir}, observer ${observer.backend}, ${server !== null ? `endpoint ${server.url} (/metrics /health /ready)` : 'no endpoint'}` +
       (started.adopting > 0 ? `; taking back ${started.adopting} job(s) an earlier agent held` : ''),
-    { worker_id: s.workerId, queues: s.queues, redis: redactUrl(s.redis), concurrency: opts.concurrency, wrapper: s.wrapperAllowed ? 'per_job' : 'off', lock_duration_ms: opts.lockDuration, state_dir: journal.dir, observer: observer.backend, adopting: started.adopting },
+    { worker_id: s.workerId, queues: s.queues, redis: redactUrl(s.redis), concurrency: opts.concurrency, wrapper: s.wrapperAllowed ? 'per_job' : 'off', lock_duration_ms: opts.lockDuration, state_dir: journal.dir, observer: observer.backend, adopting: started.adopting, listen: server?.url ?? null },
   );
 
   // Workloads an earlier agent (or any wrapper on this node) left running are adopted as
@@ -172,6 +211,8 @@ export async function action(opts: AgentCliOptions): Promise<number> {
   const why = detach.received() ?? 'signal';
   const { left } = await agent.stop(why);
   await adoption;
+  follower?.close();
+  await server?.close();
   detach.dispose();
   say(
     'agent_stopped',

@@ -1,9 +1,12 @@
 import { Command, Option } from 'commander';
+import { parseListen } from '../../model/listen';
 import { lazy } from '../lazy';
 import { logFormatOption, stateDirOption, wholeNumber } from '../options';
 
 export const DEFAULT_LOCK_DURATION_MS = 60_000;
 export const DEFAULT_STALLED_INTERVAL_MS = 30_000;
+/** Not serve's 9090 nor watch's 9091: one node may run all three. */
+export const DEFAULT_AGENT_LISTEN = '127.0.0.1:9092';
 
 /** `--queue a --queue b`, or `--queue a,b` / `QUEUES=a,b`. Names are checked by the action. */
 export function collectQueues(value: string, previous: string[] = []): string[] {
@@ -45,6 +48,16 @@ export function agentCommand(): Command {
     )
     .option('--wrapper', 'each job chooses its path with wrapper_enabled (the default; env WRAPPER_ENABLED=true)')
     .option('--no-wrapper', 'kill switch: every job takes the legacy path, whatever it asks (env WRAPPER_ENABLED=false)')
+    .addOption(
+      new Option('--listen <host:port>', '/metrics, /health and /ready address')
+        .env('LISTEN')
+        .argParser((v: string) => {
+          parseListen(v);
+          return v;
+        })
+        .default(DEFAULT_AGENT_LISTEN),
+    )
+    .option('--no-listen', 'serve no endpoint')
     .option('--cgroup-root <path>', 'parent of the job cgroups (as for run)')
     .addOption(logFormatOption())
     .action(lazy(() => import('../actions/agent')));

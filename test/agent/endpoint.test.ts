@@ -1,0 +1,132 @@
+/**
+ * The agent's endpoint on a real Redis with real agents: /metrics after a wrapper job and a legacy
+ * job (the journal's counters as `serve` exports them, and the agent's), /ready while Redis is
+ * stopped and once it is back, /health's reasons.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, testTempDir } from '../helpers';
+import { cleanup, eventually, finished, haveRedis, producer, startAgent, startRedis, type AgentProcess, type TestRedis } from './support';
+
+let redis: TestRedis;
+const children: AgentProcess[] = [];
+const queues: Queue[] = [];
+const out = testTempDir('agent-endpoint');
+const dirA = path.join(out, 'state-a');
+const dirB = path.join(out, 'state-b');
+
+beforeAll(async () => {
+  if (haveRedis) redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.up().catch(() => undefined);
+  await cleanup({ children, pids: [], stateDirs: [dirA, dirB], queues, redis });
+  fs.rmSync(out, { recursive: true, force: true });
+});
+
+async function get(url: string): Promise<{ status: number; text: string }> {
+  const r = await fetch(url);
+  return { status: r.status, text: await r.text() };
+}
+/** The value of one sample line of a Prometheus text. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe.skipIf(!haveRedis)('ffrtmp agent --listen', () => {
+  it('/metrics: the journal counters of serve and the agent counters, after a wrapper job and a legacy job', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const agent = await startAgent({ redis, queue: 'metrics', stateDir: dirA, concurrency: 2, extra: ['--listen', `127.0.0.1:${port}`] }, children);
+    expect(agent.output().stderr).toContain(`endpoint ${base} (/metrics /health /ready)`);
+    const q = producer(redis, 'metrics');
+    queues.push(q);
+    await q.add('ffrtmp', { id: 'm-wrapped', command: 'sh', args: ['-c', 'exit 0'], wrapper_enabled: true }, { jobId: 'm-wrapped' });
+    await q.add('ffrtmp', { id: 'm-legacy', command: 'sh', args: ['-c', 'exit 4'] }, { jobId: 'm-legacy' });
+    await q.add('ffrtmp', { id: 'm-bad', args: [] }, { jobId: 'm-bad' });
+    expect((await finished(q, 'm-wrapped')).state).toBe('completed');
+    expect((await finished(q, 'm-legacy')).state).toBe('failed');
+    expect((await finished(q, 'm-bad')).state).toBe('failed');
+
+    const m = await eventually(async () => {
+      const r = await get(`${base}/metrics`);
+      return sample(r.text, 'ffrtmp_agent_jobs_total{path="legacy",outcome="failed"}') === 1 && sample(r.text, 'ffrtmp_agent_jobs_total{path="none",outcome="refused"}') === 1 ? r : undefined;
+    });
+    expect(m.status).toBe(200);
+    const t = m.text;
+    // The journal's counters (wrapper path only: the legacy path keeps no journal).
+    expect(sample(t, 'ffrtmp_jobs_total{state="started"}')).toBe(1);
+    expect(sample(t, 'ffrtmp_jobs_total{state="completed"}')).toBe(1);
+    expect(sample(t, 'ffrtmp_jobs_by_exit_total{exit="0"}')).toBe(1);
+    expect(sample(t, 'ffrtmp_jobs_running')).toBe(0);
+    // The agent's.
+    expect(sample(t, 'ffrtmp_agent_jobs_total{path="wrapper",outcome="received"}')).toBe(1);
+    expect(sample(t, 'ffrtmp_agent_jobs_total{path="wrapper",outcome="completed"}')).toBe(1);
+    expect(sample(t, 'ffrtmp_agent_jobs_total{path="wrapper",outcome="failed"}')).toBe(0);
+    expect(sample(t, 'ffrtmp_agent_jobs_total{path="legacy",outcome="received"}')).toBe(1);
+    expect(sample(t, 'ffrtmp_agent_jobs_total{path="legacy",outcome="completed"}')).toBe(0);
+    expect(sample(t, 'ffrtmp_agent_jobs_active')).toBe(0);
+    expect(sample(t, 'ffrtmp_agent_concurrency')).toBe(2);
+    expect(sample(t, 'ffrtmp_agent_adopted_total')).toBe(0);
+    expect(sample(t, 'ffrtmp_agent_lock_renewals_failed_total')).toBe(0);
+    expect(sample(t, 'ffrtmp_agent_redis_up')).toBe(1);
+
+    const h = await get(`${base}/health`);
+    expect(h.status).toBe(200);
+    expect(JSON.parse(h.text)).toMatchObject({ status: 'healthy', reasons: [], redis: { up: true }, jobs: { active: 0, concurrency: 2 }, journal: { writable: true }, ledger: { writable: true } });
+    expect((await get(`${base}/ready`)).status).toBe(200);
+    expect((await get(`${base}/nope`)).status).toBe(404);
+    expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
+
+    agent.kill('SIGTERM');
+    await eventually(async () => agent.exitCode !== null);
+    expect(agent.exitCode).toBe(0);
+  });
+
+  it('/ready is 503 while Redis is stopped and 200 once it is back; /health says degraded, then unhealthy past the lock duration; an unwritable ledger is a reason', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const agent = await startAgent({ redis, queue: 'ready', stateDir: dirB, lockDurationMs: 3000, extra: ['--listen', `127.0.0.1:${port}`] }, children);
+    await eventually(async () => (await get(`${base}/ready`)).status === 200);
+
+    await redis.down();
+    const notReady = await eventually(async () => {
+      const r = await get(`${base}/ready`);
+      return r.status === 503 ? r : undefined;
+    });
+    expect(JSON.parse(notReady.text)).toMatchObject({ ready: false, reasons: [expect.stringMatching(/^Redis out of reach/)] });
+    const degraded = JSON.parse((await get(`${base}/health`)).text);
+    expect(degraded).toMatchObject({ status: 'degraded', redis: { up: false } });
+    expect(degraded.reasons[0]).toMatch(/^Redis out of reach \(.+\) for \d+ s: retrying with backoff/);
+    const unhealthy = await eventually(async () => {
+      const r = await get(`${base}/health`);
+      return r.status === 503 ? r : undefined;
+    }, 15_000);
+    expect(JSON.parse(unhealthy.text)).toMatchObject({ status: 'unhealthy', reasons: [expect.stringMatching(/longer than the lock duration \(3 s\)/)] });
+    expect(sample((await get(`${base}/metrics`)).text, 'ffrtmp_agent_redis_up')).toBe(0);
+
+    await redis.up();
+    await eventually(async () => (await get(`${base}/ready`)).status === 200, 20_000);
+    expect(JSON.parse((await get(`${base}/health`)).text)).toMatchObject({ status: 'healthy', redis: { up: true } });
+    expect(sample((await get(`${base}/metrics`)).text, 'ffrtmp_agent_redis_up')).toBe(1);
+
+    // The ledger's directory gone (root writes anywhere, so not a chmod): degraded, said why.
+    const jobs = path.join(dirB, 'agent', 'jobs');
+    fs.renameSync(jobs, `${jobs}.aside`);
+    try {
+      const h = await get(`${base}/health`);
+      expect(h.status).toBe(200);
+      const body = JSON.parse(h.text);
+      expect(body).toMatchObject({ status: 'degraded', ledger: { writable: false, error: 'ENOENT' }, journal: { writable: true } });
+      expect(body.reasons).toEqual([expect.stringMatching(/^the ledger .* cannot be written \(ENOENT\): new jobs are refused/)]);
+    } finally {
+      fs.renameSync(`${jobs}.aside`, jobs);
+    }
+    expect(JSON.parse((await get(`${base}/health`)).text)).toMatchObject({ status: 'healthy' });
+    agent.kill('SIGTERM');
+    await eventually(async () => agent.exitCode !== null);
+  });
+});
