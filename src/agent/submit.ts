@@ -11,7 +11,41 @@ import type { JobState } from 'bullmq';
 import { UsageError } from '../model/errors';
 import { parseJobData, type JobData } from './job';
 import { outcomeFromLogs, type JobOutcome } from './outcome';
-import { connectionOptions, validateQueueName, validateRedisUrl } from './redis';
+import { connectionOptions, redactUrl, validateQueueName, validateRedisUrl } from './redis';
+
+/** How long a producer waits for Redis to answer before giving up (`--connect-timeout`). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+/** Redis did not answer within the connect timeout: nothing was queued (or waited for). */
+export class RedisUnreachableError extends Error {
+  readonly code = 'ERR_REDIS_UNREACHABLE';
+}
+
+interface Connectable {
+  waitUntilReady(): Promise<unknown>;
+  close(): Promise<void>;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+/**
+ * Resolves once every client answers; after `timeoutMs` closes them (a connection still
+ * initializing is disconnected at once; it would otherwise retry forever: maxRetriesPerRequest null) and throws RedisUnreachableError with the last
+ * connection error.
+ */
+async function connected(url: string, clients: Connectable[], timeoutMs: number): Promise<void> {
+  let last: string | null = null;
+  for (const c of clients) c.on('error', (err) => (last = (err as NodeJS.ErrnoException).code ?? err.message));
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+  try {
+    const r = await Promise.race([Promise.all(clients.map((c) => c.waitUntilReady())), timedOut]);
+    if (r !== 'timeout') return;
+  } finally {
+    clearTimeout(timer);
+  }
+  await Promise.race([Promise.allSettled(clients.map((c) => c.close())), new Promise((r) => setTimeout(r, 1000).unref())]);
+  throw new RedisUnreachableError(`Redis at ${redactUrl(url)} did not answer within ${timeoutMs / 1000} s${last !== null ? ` (${last})` : ''}`);
+}
 
 /** The BullMQ job name the agent's jobs are added under (it takes any name). */
 export const JOB_NAME = 'ffrtmp';
@@ -20,6 +54,8 @@ export interface SubmitOptions {
   redisUrl: string;
   queue: string;
   data: JobData;
+  /** Default 5000 ms: then RedisUnreachableError, nothing queued. */
+  connectTimeoutMs?: number;
 }
 
 /** Validates the data (JobDataError naming the field) and adds it; resolves with the queue job id. */
@@ -29,7 +65,8 @@ export async function submitJob(opts: SubmitOptions): Promise<{ queueJobId: stri
   parseJobData(opts.data);
   const { Queue } = await import('bullmq');
   const queue = new Queue(opts.queue, { connection: connectionOptions(opts.redisUrl) });
-  queue.on('error', () => {}); // unreachable Redis: the add waits for it (maxRetriesPerRequest: null)
+  queue.on('error', () => {});
+  await connected(opts.redisUrl, [queue], opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
   try {
     const existing = await queue.getJob(opts.data.id);
     if (existing !== undefined) {
@@ -55,13 +92,14 @@ export interface WaitOutcome {
  * Resolves once the queue job has completed or failed, with what the agent told the queue.
  * `signal` stops the wait (rejects with its reason): the job goes on.
  */
-export async function waitForJob(opts: { redisUrl: string; queue: string; queueJobId: string; signal?: AbortSignal }): Promise<WaitOutcome> {
+export async function waitForJob(opts: { redisUrl: string; queue: string; queueJobId: string; signal?: AbortSignal; connectTimeoutMs?: number }): Promise<WaitOutcome> {
   const { Queue, QueueEvents } = await import('bullmq');
   const connection = connectionOptions(opts.redisUrl);
   const queue = new Queue(opts.queue, { connection });
   const events = new QueueEvents(opts.queue, { connection });
   queue.on('error', () => {});
   events.on('error', () => {});
+  await connected(opts.redisUrl, [queue, events], opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
   try {
     const job = await queue.getJob(opts.queueJobId);
     if (job === undefined) throw new UsageError(`queue ${opts.queue} has no job ${opts.queueJobId}`);

@@ -120,11 +120,14 @@ export type SubmitEnd =
  * `ffrtmp submit`: 0 once queued without --wait. With --wait, the workload's status as for `run`
  * (a Result → runExitCode; the legacy path: its exit code, 128 + its signal, 127/126 when it could
  * not start); 2 when the agent refused the job's data; 125 when it failed without running or its
- * status is unknown; 128 + the signal when the wait was interrupted (the job goes on).
+ * status is unknown; 128 + the signal when the wait was interrupted (the job goes on). 125 when
+ * Redis did not answer within --connect-timeout (nothing queued; with --wait after queuing: the
+ * job goes on).
  */
-export function submitExitCode(end: SubmitEnd | 'queued', interruptedBy?: string): number {
+export function submitExitCode(end: SubmitEnd | 'queued' | 'unreachable', interruptedBy?: string): number {
   if (interruptedBy !== undefined) return signalExit(interruptedBy);
   if (end === 'queued') return EXIT.OK;
+  if (end === 'unreachable') return EXIT.PLATFORM;
   switch (end.kind) {
     case 'result':
       return runExitCode(end.result);

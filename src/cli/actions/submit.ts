@@ -26,6 +26,7 @@ export interface SubmitCliOptions {
   memoryMax?: string;
   ioMax?: string[];
   wait?: boolean;
+  connectTimeout: number;
   logFormat: LogFormat;
 }
 
@@ -84,19 +85,24 @@ async function submitAction(rawArgs: readonly string[], command: string[], opts:
   if (opts.queue === undefined) throw new UsageError('give the queue: --queue NAME (or QUEUE)');
   validateQueueName(opts.queue);
   const data = jobDataFromFlags(file, args, opts);
-  const { submitJob, waitForJob } = await import('../../agent/submit');
+  const { submitJob, waitForJob, RedisUnreachableError } = await import('../../agent/submit');
   const { JobDataError } = await import('../../agent/job');
-  let queueJobId: string;
-  try {
-    ({ queueJobId } = await submitJob({ redisUrl: opts.redis, queue: opts.queue, data }));
-  } catch (err) {
-    if (err instanceof JobDataError) throw new UsageError(`the job would be refused: ${err.message}`);
-    throw err;
-  }
   const fmt = opts.logFormat;
   const say = (event: string, text: string, fields: Record<string, unknown> = {}): void => {
     process.stderr.write(`${formatEvent(fmt, event, text, fields)}\n`);
   };
+  const unreachable = (err: unknown, what: string): number => {
+    say('redis_unreachable', `${(err as Error).message}: ${what} (--connect-timeout to wait longer)`, { redis: redactUrl(opts.redis!), queue: opts.queue });
+    return submitExitCode('unreachable');
+  };
+  let queueJobId: string;
+  try {
+    ({ queueJobId } = await submitJob({ redisUrl: opts.redis, queue: opts.queue, data, connectTimeoutMs: opts.connectTimeout }));
+  } catch (err) {
+    if (err instanceof JobDataError) throw new UsageError(`the job would be refused: ${err.message}`);
+    if (err instanceof RedisUnreachableError) return unreachable(err, 'nothing queued');
+    throw err;
+  }
   if (!opts.wait) {
     process.stdout.write(`${queueJobId}\n`);
     say('submitted', `job ${data.id} queued on ${opts.queue} (${redactUrl(opts.redis)}), ${data.wrapper_enabled ? 'wrapper' : 'legacy'} path`, { job_id: data.id, queue: opts.queue });
@@ -104,10 +110,12 @@ async function submitAction(rawArgs: readonly string[], command: string[], opts:
   }
   const detach = onDetachSignals(['SIGINT', 'SIGTERM']);
   try {
-    const end = await waitForJob({ redisUrl: opts.redis, queue: opts.queue, queueJobId, signal: detach.signal }).catch((err: unknown) => {
+    const end = await waitForJob({ redisUrl: opts.redis, queue: opts.queue, queueJobId, signal: detach.signal, connectTimeoutMs: opts.connectTimeout }).catch((err: unknown) => {
       if (detach.signal.aborted) return null;
+      if (err instanceof RedisUnreachableError) return err;
       throw err;
     });
+    if (end instanceof RedisUnreachableError) return unreachable(end, `job ${data.id} was queued and goes on; stopped waiting`);
     if (end === null) {
       say('wait_interrupted', `stopped waiting; job ${data.id} goes on (queue ${opts.queue})`, { job_id: data.id });
       return submitExitCode('queued', detach.received());

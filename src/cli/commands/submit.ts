@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { lazy } from '../lazy';
-import { collect, logFormatOption } from '../options';
+import { collect, logFormatOption, wholeNumber } from '../options';
 
 /**
  * `ffrtmp submit [options] -- <command> [args...]`: puts one job on a queue for the agents. With
@@ -24,6 +24,12 @@ export function submitCommand(rawArgs: readonly string[]): Command {
     .option('--memory-max <size>', 'wrapper_constraints.memory_max_mb, given as a size in whole MiB: 512M, 2G')
     .option('--io-max <"maj:min key=value...">', 'wrapper_constraints.io_max (repeat per device)', collect)
     .option('--wait', 'wait for the end, print the summary line and exit with the workload status')
+    .addOption(
+      new Option('--connect-timeout <ms>', 'give up (exit 125) when Redis does not answer within this time')
+        .env('CONNECT_TIMEOUT_MS')
+        .argParser(wholeNumber('--connect-timeout', 'a duration in milliseconds', 100, 3_600_000))
+        .default(5000),
+    )
     .addOption(logFormatOption())
     .argument('[command...]', 'the workload, after --')
     .passThroughOptions()
