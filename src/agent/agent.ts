@@ -393,6 +393,10 @@ export class Agent {
       this.fetching--;
       if (job === undefined) {
         this.wake();
+        // Let a loop that waits for a place (another queue) take it first: without this, at
+        // concurrency 1 the loop that just came back empty takes the place again at once and
+        // the other queues are never asked.
+        await new Promise<void>((r) => setImmediate(r));
         continue;
       }
       this.starting++;

@@ -17,6 +17,8 @@ export interface AgentCliOptions {
   queue?: string[];
   concurrency: number;
   workerId?: string;
+  /** `h264,nvenc`: each adds `<queue>-<capability>` for every queue. */
+  capabilities?: string;
   stateDir?: string;
   lockDuration: number;
   stalledInterval: number;
@@ -36,12 +38,33 @@ export function envSwitch(name: string, value: string | undefined): boolean | un
   throw new UsageError(`${name}=${quote(value)}: expected true or false`);
 }
 
-function settings(opts: AgentCliOptions): { redis: string; queues: string[]; workerId: string; wrapperAllowed: boolean } {
+/**
+ * `--capabilities h264,nvenc` → `[h264, nvenc]`. Routing is by queue (docs/agent.md
+ * "Capabilities"): each capability adds `<queue>-<capability>` for every `--queue`, so a job that
+ * needs NVENC is put on `transcode-nvenc` and only nodes that said `nvenc` ever fetch it. Throws UsageError.
+ */
+export function parseCapabilities(value: string | undefined): string[] {
+  const caps = [...new Set((value ?? '').split(',').map((c) => c.trim()).filter((c) => c !== ''))];
+  for (const c of caps) {
+    if (!/^[A-Za-z0-9._+]{1,64}$/.test(c)) throw new UsageError(`--capabilities (CAPABILITIES): ${quote(c)} is not a capability name: letters, digits and . _ +`);
+  }
+  return caps;
+}
+
+/** The queues an agent consumes: each --queue, then `<queue>-<capability>` for each capability. */
+export function capabilityQueues(queues: readonly string[], caps: readonly string[]): string[] {
+  return [...new Set([...queues, ...queues.flatMap((q) => caps.map((c) => `${q}-${c}`))])];
+}
+
+function settings(opts: AgentCliOptions): { redis: string; queues: string[]; capabilities: string[]; workerId: string; wrapperAllowed: boolean } {
   if (opts.redis === undefined || opts.redis === '') throw new UsageError('give the Redis URL: --redis redis://host:port (or REDIS_URL)');
   const redis = validateRedisUrl(opts.redis, '--redis (REDIS_URL)');
   const queues = [...new Set((opts.queue ?? []).filter((q) => q !== ''))];
   if (queues.length === 0) throw new UsageError('give at least one queue: --queue NAME (or QUEUES=a,b)');
   for (const q of queues) validateQueueName(q, '--queue (QUEUES)');
+  const capabilities = parseCapabilities(opts.capabilities);
+  const all = capabilityQueues(queues, capabilities);
+  for (const q of all) validateQueueName(q, '--queue with --capabilities');
   const workerId = opts.workerId ?? hostname();
   try {
     validateJobId(workerId); // the same boring alphabet: it lands in tokens, logs and dashboards
@@ -49,7 +72,7 @@ function settings(opts: AgentCliOptions): { redis: string; queues: string[]; wor
     throw new UsageError(`--worker-id (WORKER_ID) ${quote(workerId)} is not allowed: use letters, digits and . _ - : @ +`);
   }
   const wrapperAllowed = opts.wrapper ?? envSwitch('WRAPPER_ENABLED', process.env.WRAPPER_ENABLED) ?? true;
-  return { redis, queues, workerId, wrapperAllowed };
+  return { redis, queues: all, capabilities, workerId, wrapperAllowed };
 }
 
 export async function action(opts: AgentCliOptions): Promise<number> {
@@ -181,9 +204,9 @@ export async function action(opts: AgentCliOptions): Promise<number> {
   const mode = s.wrapperAllowed ? 'per job (wrapper_enabled; default legacy)' : 'off (kill switch: every job takes the legacy path)';
   say(
     'agent_started',
-    `agent ${s.workerId} taking jobs from queue${s.queues.length > 1 ? 's' : ''} ${s.queues.join(', ')} on ${redactUrl(s.redis)}: concurrency ${opts.concurrency}, wrapper ${mode}, lock duration ${opts.lockDuration / 1000}s, journal ${journal.dir}, observer ${observer.backend}, ${server !== null ? `endpoint ${server.url} (/metrics /health /ready)` : 'no endpoint'}` +
+    `agent ${s.workerId} taking jobs from queue${s.queues.length > 1 ? 's' : ''} ${s.queues.join(', ')} on ${redactUrl(s.redis)}${s.capabilities.length > 0 ? ` (capabilities ${s.capabilities.join(', ')})` : ''}: concurrency ${opts.concurrency}, wrapper ${mode}, lock duration ${opts.lockDuration / 1000}s, journal ${journal.dir}, observer ${observer.backend}, ${server !== null ? `endpoint ${server.url} (/metrics /health /ready)` : 'no endpoint'}` +
       (started.adopting > 0 ? `; taking back ${started.adopting} job(s) an earlier agent held` : ''),
-    { worker_id: s.workerId, queues: s.queues, redis: redactUrl(s.redis), concurrency: opts.concurrency, wrapper: s.wrapperAllowed ? 'per_job' : 'off', lock_duration_ms: opts.lockDuration, state_dir: journal.dir, observer: observer.backend, adopting: started.adopting, listen: server?.url ?? null },
+    { worker_id: s.workerId, queues: s.queues, capabilities: s.capabilities, redis: redactUrl(s.redis), concurrency: opts.concurrency, wrapper: s.wrapperAllowed ? 'per_job' : 'off', lock_duration_ms: opts.lockDuration, state_dir: journal.dir, observer: observer.backend, adopting: started.adopting, listen: server?.url ?? null },
   );
 
   // Workloads an earlier agent (or any wrapper on this node) left running are adopted as

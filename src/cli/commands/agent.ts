@@ -32,6 +32,11 @@ export function agentCommand(): Command {
         .argParser(wholeNumber('--concurrency', 'a number of jobs', 1, 10_000))
         .default(1),
     )
+    .addOption(
+      new Option('--capabilities <list>', 'what this node can do, e.g. h264,nvenc: each adds the queue <queue>-<capability> for every --queue (docs/agent.md "Capabilities")').env(
+        'CAPABILITIES',
+      ),
+    )
     .addOption(new Option('--worker-id <id>', "this node's name on the queue (default: the host name)").env('WORKER_ID'))
     .addOption(stateDirOption())
     .addOption(
