@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, testTempDir } from '../helpers';
-import { cleanup, eventually, finished, haveRedis, producer, startAgent, startRedis, type AgentProcess, type TestRedis } from './support';
+import { exited, freePort, testTempDir, waitFor } from '../helpers';
+import { cleanup, eventually, finished, haveRedis, ledger, lines, producer, startAgent, startRedis, type AgentProcess, type TestRedis } from './support';
 
 let redis: TestRedis;
 const children: AgentProcess[] = [];
@@ -16,13 +16,14 @@ const queues: Queue[] = [];
 const out = testTempDir('agent-endpoint');
 const dirA = path.join(out, 'state-a');
 const dirB = path.join(out, 'state-b');
+const dirC = path.join(out, 'state-c');
 
 beforeAll(async () => {
   if (haveRedis) redis = await startRedis();
 });
 afterAll(async () => {
   await redis?.up().catch(() => undefined);
-  await cleanup({ children, pids: [], stateDirs: [dirA, dirB], queues, redis });
+  await cleanup({ children, pids: [], stateDirs: [dirA, dirB, dirC], queues, redis });
   fs.rmSync(out, { recursive: true, force: true });
 });
 
@@ -129,4 +130,35 @@ describe.skipIf(!haveRedis)('ffrtmp agent --listen', () => {
     agent.kill('SIGTERM');
     await eventually(async () => agent.exitCode !== null);
   });
+  it('/ready after a kill -9: 503 while the restarted agent has not re-taken the lock of the job it inherited (Redis down), 200 once it has; adopted and active counted', async () => {
+    const q = producer(redis, 'adopt');
+    queues.push(q);
+    const marker = path.join(out, 'adopt-runs');
+    const first = await startAgent({ redis, queue: 'adopt', stateDir: dirC, lockDurationMs: 20_000 }, children);
+    await q.add('ffrtmp', { id: 'inherited', command: 'sh', args: ['-c', `echo $$ >> ${marker}; sleep 8; exit 0`] }, { jobId: 'inherited' });
+    await waitFor(() => lines(marker).length === 1 && typeof ledger(dirC)[0]?.pid === 'number', 20_000);
+    first.kill('SIGKILL');
+    await exited(first);
+    await redis.down();
+
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    await startAgent({ redis, queue: 'adopt', stateDir: dirC, lockDurationMs: 20_000, extra: ['--listen', `127.0.0.1:${port}`] }, children);
+    const r = await get(`${base}/ready`);
+    expect(r.status).toBe(503);
+    expect(JSON.parse(r.text).reasons).toEqual([expect.stringMatching(/^Redis /), 'taking back 1 job(s) an earlier agent held: their queue locks are not looked at yet']);
+    expect(JSON.parse((await get(`${base}/health`)).text)).toMatchObject({ adoption: { jobs: 1, done: false }, jobs: { active: 1 } });
+
+    await redis.up();
+    await eventually(async () => (await get(`${base}/ready`)).status === 200, 20_000);
+    expect(JSON.parse((await get(`${base}/health`)).text)).toMatchObject({ status: 'healthy', adoption: { jobs: 1, done: true } });
+    const t = (await get(`${base}/metrics`)).text;
+    expect(sample(t, 'ffrtmp_agent_adopted_total')).toBe(1);
+    expect(sample(t, 'ffrtmp_agent_jobs_active')).toBe(1);
+    expect(sample(t, 'ffrtmp_agent_jobs_total{path="legacy",outcome="received"}')).toBe(0); // taken back, not received
+    const f = await finished(q, 'inherited', 20_000);
+    expect(['completed', 'failed']).toContain(f.state); // the legacy path keeps no status for an inherited child (pidfd info may)
+    expect(lines(marker)).toHaveLength(1);
+    expect(sample((await get(`${base}/metrics`)).text, 'ffrtmp_agent_jobs_active')).toBe(0);
+  }, 60_000);
 });
