@@ -180,6 +180,7 @@ export class Agent {
   private adoptionDone = false;
   private probeTimer: NodeJS.Timeout | null = null;
   private probing = false;
+  private claimed = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.journal = new Journal({ dir: opts.stateDir });
@@ -233,11 +234,11 @@ export class Agent {
   }
 
   /**
-   * Takes the state dir (RefusedError when a live agent holds it), reads the ledger and starts
-   * taking back the jobs it names, then starts fetching. Returns at once: Redis being unreachable
-   * does not delay it (the agent says so and retries).
+   * Takes the state dir for this agent (RefusedError when a live agent holds it); start() does it
+   * when it was not done. Lets the CLI check the state dir before binding its endpoint.
    */
-  start(): { adopting: number; problems: LedgerProblem[] } {
+  claim(): void {
+    if (this.claimed) return;
     const got = this.ledger.acquire(this.me, this.opts.workerId);
     if (!got.acquired) {
       throw new RefusedError(
@@ -245,6 +246,16 @@ export class Agent {
         'target',
       );
     }
+    this.claimed = true;
+  }
+
+  /**
+   * Takes the state dir (RefusedError when a live agent holds it), reads the ledger and starts
+   * taking back the jobs it names, then starts fetching. Returns at once: Redis being unreachable
+   * does not delay it (the agent says so and retries).
+   */
+  start(): { adopting: number; problems: LedgerProblem[] } {
+    this.claim();
     for (const q of this.opts.queues) {
       const w = new Worker(q, null, {
         connection: connectionOptions(this.opts.redisUrl),

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exited, freePort, testTempDir, waitFor } from '../helpers';
+import { exited, ffrtmp, freePort, testTempDir, waitFor } from '../helpers';
 import { cleanup, eventually, finished, haveRedis, ledger, lines, producer, startAgent, startRedis, type AgentProcess, type TestRedis } from './support';
 
 let redis: TestRedis;
@@ -17,13 +17,14 @@ const out = testTempDir('agent-endpoint');
 const dirA = path.join(out, 'state-a');
 const dirB = path.join(out, 'state-b');
 const dirC = path.join(out, 'state-c');
+const dirD = path.join(out, 'state-d');
 
 beforeAll(async () => {
   if (haveRedis) redis = await startRedis();
 });
 afterAll(async () => {
   await redis?.up().catch(() => undefined);
-  await cleanup({ children, pids: [], stateDirs: [dirA, dirB, dirC], queues, redis });
+  await cleanup({ children, pids: [], stateDirs: [dirA, dirB, dirC, dirD], queues, redis });
   fs.rmSync(out, { recursive: true, force: true });
 });
 
@@ -161,4 +162,26 @@ describe.skipIf(!haveRedis)('ffrtmp agent --listen', () => {
     expect(lines(marker)).toHaveLength(1);
     expect(sample((await get(`${base}/metrics`)).text, 'ffrtmp_agent_jobs_active')).toBe(0);
   }, 60_000);
+  it('a second agent on the same state dir and --listen is told the state dir is taken (exit 2); a port in use is exit 125 and leaves the state dir free', async () => {
+    const port = await freePort();
+    const listen = ['--listen', `127.0.0.1:${port}`];
+    const first = await startAgent({ redis, queue: 'clash', stateDir: dirD, extra: listen }, children);
+    const args = (dir: string) => ['agent', '--redis', redis.url, '--queue', 'clash', '--state-dir', dir, '--worker-id', 'second', ...listen];
+    const same = await ffrtmp(args(dirD));
+    expect(same.code).toBe(2);
+    expect(same.stderr).toMatch(/is used by another agent/);
+    const other = path.join(out, 'state-e');
+    const busy = await ffrtmp(args(other));
+    const lockLeft = fs.existsSync(path.join(other, 'agent', 'agent.lock'));
+    fs.rmSync(other, { recursive: true, force: true });
+    expect(lockLeft).toBe(false); // it gave back the state dir it had claimed
+    expect(busy.code).toBe(125);
+    expect(busy.stderr).toContain(`cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+    first.kill('SIGTERM');
+    await exited(first);
+    // The first one's state dir is free again once it stopped.
+    const again = await startAgent({ redis, queue: 'clash', stateDir: dirD, extra: listen }, children);
+    again.kill('SIGTERM');
+    await exited(again);
+  });
 });

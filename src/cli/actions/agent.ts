@@ -158,7 +158,9 @@ export async function action(opts: AgentCliOptions): Promise<number> {
     onEvent,
   });
 
-  // The endpoint: the journal's job counters as `serve` derives them, plus the agent's own.
+  // The state dir first (a second agent on it is told so, not that the port is taken), then the
+  // endpoint: the journal's job counters as `serve` derives them, plus the agent's own.
+  agent.claim();
   let server: Awaited<ReturnType<typeof endpoint.startAgentServer>> | null = null;
   let follower: InstanceType<typeof JournalFollower> | null = null;
   if (opts.listen !== false) {
@@ -182,6 +184,7 @@ export async function action(opts: AgentCliOptions): Promise<number> {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       say('agent_failed', `cannot listen on ${opts.listen}: ${e.code ?? e.message} (choose another --listen, or --no-listen)`, { listen: opts.listen, code: e.code });
+      await agent.stop('listen_failed'); // gives the state dir back; nothing was taken
       return agentExitCode('listen_failed');
     }
     f.sync();
