@@ -21,6 +21,13 @@ export { findResult, findResults, recentResults, findUnfinished, classifyUnfinis
 export type { JobRecorder, JournalRecord, StartedRecord, StartedJournalRecord, ResultJournalRecord, ProcessIdentity, KeeperIdentity } from './journal/types';
 export { recover, scanOrphans, type RecoverOptions, type RecoverReport, type AdoptionOutcome } from './recover/recover';
 
+// Queue jobs (docs/agent.md): the wrapper path for your own worker, the job model, producing.
+export { executeWithWrapper, type ExecuteOptions } from './agent/execute';
+export { parseJobData, JobDataError, type JobData, type WrapperConstraints, type AgentJob } from './agent/job';
+export { executeLegacy, type LegacyOutcome } from './agent/legacy';
+export { submitJob, waitForJob, type SubmitOptions, type WaitOutcome } from './agent/submit';
+export { RESULT_LOG_PREFIX, outcomeFromLogs, type JobOutcome } from './agent/outcome';
+
 // The vocabulary.
 export type { Result, ExitStatus, ExitSource, Mode, SpawnError, KeeperReport } from './model/result';
 export type { Usage, CgroupReport, CgroupProblem, CgroupReason, LimitReportEntry } from './model/cgroup-report';

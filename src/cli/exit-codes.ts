@@ -103,3 +103,40 @@ export function errorExitCode(err: unknown): number {
   if (code === 'ERR_NO_SUCH_PROCESS') return EXIT.NO_SUCH_PROCESS;
   return EXIT.PLATFORM;
 }
+
+/** `ffrtmp agent`: 0 after a clean stop (a signal: running workloads continue, taken back by the next agent); 125 when it could not listen (nothing taken). */
+export function agentExitCode(outcome: 'stopped' | 'listen_failed'): number {
+  return outcome === 'stopped' ? EXIT.OK : EXIT.PLATFORM;
+}
+
+/** What `ffrtmp submit --wait` learnt of a job's end (src/agent/submit.ts WaitOutcome, reduced). */
+export type SubmitEnd =
+  | { readonly kind: 'result'; readonly result: Result }
+  | { readonly kind: 'legacy'; readonly exit_code: number | null; readonly signal: string | null; readonly spawn_error_code?: string }
+  /** Failed without running: bad job data (`invalid`), or anything else (refused, stalled, lost). */
+  | { readonly kind: 'not_run'; readonly invalid: boolean };
+
+/**
+ * `ffrtmp submit`: 0 once queued without --wait. With --wait, the workload's status as for `run`
+ * (a Result → runExitCode; the legacy path: its exit code, 128 + its signal, 127/126 when it could
+ * not start); 2 when the agent refused the job's data; 125 when it failed without running or its
+ * status is unknown; 128 + the signal when the wait was interrupted (the job goes on). 125 when
+ * Redis did not answer within --connect-timeout (nothing queued; with --wait after queuing: the
+ * job goes on).
+ */
+export function submitExitCode(end: SubmitEnd | 'queued' | 'unreachable', interruptedBy?: string): number {
+  if (interruptedBy !== undefined) return signalExit(interruptedBy);
+  if (end === 'queued') return EXIT.OK;
+  if (end === 'unreachable') return EXIT.PLATFORM;
+  switch (end.kind) {
+    case 'result':
+      return runExitCode(end.result);
+    case 'legacy':
+      if (end.spawn_error_code !== undefined) return end.spawn_error_code === 'ENOENT' ? EXIT.NOT_FOUND : EXIT.NOT_EXECUTABLE;
+      if (end.exit_code !== null) return end.exit_code;
+      if (end.signal !== null) return signalExit(end.signal);
+      return EXIT.PLATFORM;
+    case 'not_run':
+      return end.invalid ? EXIT.USAGE : EXIT.PLATFORM;
+  }
+}

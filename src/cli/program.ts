@@ -1,10 +1,12 @@
 import { Command } from 'commander';
+import { agentCommand } from './commands/agent';
 import { attachCommand } from './commands/attach';
 import { doctorCommand } from './commands/doctor';
 import { jobsCommand } from './commands/jobs';
 import { recoverCommand } from './commands/recover';
 import { runCommand } from './commands/run';
 import { serveCommand } from './commands/serve';
+import { submitCommand } from './commands/submit';
 import { watchCommand } from './commands/watch';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -22,5 +24,7 @@ export function createProgram(rawArgs: readonly string[]): Command {
     .addCommand(serveCommand())
     .addCommand(watchCommand())
     .addCommand(jobsCommand())
-    .addCommand(recoverCommand());
+    .addCommand(recoverCommand())
+    .addCommand(agentCommand())
+    .addCommand(submitCommand(rawArgs));
 }

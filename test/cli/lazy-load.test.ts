@@ -1,6 +1,7 @@
 /**
  * Each subcommand loads only its own code: `run`, `attach` and `jobs` never load the HTTP server,
- * prom-client or the adoption code; `doctor` loads no journal. Measured on the built CLI with a
+ * prom-client, the adoption code or the queue client (bullmq); `doctor` loads no journal; `agent` and
+ * `submit` check their command line before they load the queue client. Measured on the built CLI with a
  * preload that records, at exit, every module file in require.cache and every builtin loaded.
  */
 import { spawn } from 'node:child_process';
@@ -35,7 +36,7 @@ describe('subcommand code is loaded only when it runs', () => {
     expect(code).toBe(0);
     const f = rel(files);
     expect(f).toContain('dist/core/run.js');
-    expect(f.filter((x) => /prom-client|yaml|dist\/visibility\/(server|metrics)|dist\/recover\/|dist\/watch\/|dist\/cli\/actions\/(serve|jobs|recover|doctor|attach|watch)/.test(x))).toEqual([]);
+    expect(f.filter((x) => /prom-client|yaml|bullmq|ioredis|dist\/agent\/|dist\/visibility\/(server|metrics)|dist\/recover\/|dist\/watch\/|dist\/cli\/actions\/(serve|jobs|recover|doctor|attach|watch|agent|submit)/.test(x))).toEqual([]);
     // (`net` is Node's own, for stdio pipes: not ours to avoid.)
     expect(builtins.filter((b) => /^(http|https|zlib|tls)$/.test(b))).toEqual([]);
   });
@@ -70,6 +71,15 @@ describe('subcommand code is loaded only when it runs', () => {
 
   it('--help: commander and the command definitions, nothing of the product', async () => {
     const f = rel((await loaded(['--help'])).files);
-    expect(f.filter((x) => /dist\/(core|cgroup|journal|recover|observer|native)\/|prom-client/.test(x))).toEqual([]);
+    expect(f.filter((x) => /dist\/(core|cgroup|journal|recover|observer|native|agent)\/|prom-client|bullmq|ioredis/.test(x))).toEqual([]);
+  });
+
+  it('agent and submit with a bad command line: refused before the queue client is loaded', async () => {
+    const agent = await loaded(['agent', '--queue', 'q']); // no --redis
+    const submit = await loaded(['submit', '--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--memory-max', '1000000', '--', 'true']);
+    for (const r of [agent, submit]) {
+      expect(r.code).toBe(2);
+      expect(rel(r.files).filter((x) => /bullmq|ioredis|dist\/agent\/(agent|submit)\.js|dist\/core\/run/.test(x))).toEqual([]);
+    }
   });
 });
