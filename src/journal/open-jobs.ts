@@ -217,12 +217,19 @@ export class OpenJobs {
     if (marker === null) return null;
     makeDirs(this.processes, 0o750);
     for (let attempt = 0; attempt < 3; attempt++) {
+      // Created whole or not at all: written aside, then linked to its name (link fails if the
+      // name exists). A marker created empty and written after could be read empty by another
+      // claimant, taken for stale and removed: two winners (seen under load in CI).
+      const tmp = path.join(this.processes, `.tmp-${runId}-${randomBytes(4).toString('hex')}`);
+      fs.writeFileSync(tmp, runId, { mode: 0o640 });
       try {
-        fs.writeFileSync(marker, runId, { mode: 0o640, flag: 'wx' });
+        fs.linkSync(tmp, marker);
         this.update(runId, { identity: id }); // so that release() finds the marker to remove
         return null;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      } finally {
+        fs.rmSync(tmp, { force: true });
       }
       const owner = this.ownerOf(id); // removes a stale marker
       if (owner !== null && owner.run_id !== runId) return owner;
