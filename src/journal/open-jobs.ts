@@ -88,9 +88,14 @@ export class OpenJobs {
   ownerOf(id: ProcessIdentity): OpenJobEntry | null {
     const marker = this.processMarker(id);
     if (marker === null) return null;
-    let runId: string;
+    let runId = '';
     try {
-      runId = fs.readFileSync(marker, 'latin1').trim();
+      // Empty only in the instant between an exclusive create and its write (no hard links):
+      // that is a claim being made, never a stale marker.
+      for (let i = 0; i < 100 && runId === ''; i++) {
+        runId = fs.readFileSync(marker, 'latin1').trim();
+        if (runId === '') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      }
     } catch {
       return null;
     }
@@ -220,10 +225,18 @@ export class OpenJobs {
       // Created whole or not at all: written aside, then linked to its name (link fails if the
       // name exists). A marker created empty and written after could be read empty by another
       // claimant, taken for stale and removed: two winners (seen under load in CI).
+      // A file system without hard links: create exclusively, then write (readers wait out the
+      // empty instant, see ownerOf).
       const tmp = path.join(this.processes, `.tmp-${runId}-${randomBytes(4).toString('hex')}`);
-      fs.writeFileSync(tmp, runId, { mode: 0o640 });
       try {
-        fs.linkSync(tmp, marker);
+        try {
+          fs.writeFileSync(tmp, runId, { mode: 0o640 });
+          fs.linkSync(tmp, marker);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EEXIST') throw err;
+          fs.writeFileSync(marker, runId, { mode: 0o640, flag: 'wx' });
+        }
         this.update(runId, { identity: id }); // so that release() finds the marker to remove
         return null;
       } catch (err) {
