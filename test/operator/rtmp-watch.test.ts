@@ -14,12 +14,10 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readJournal } from '../../src/journal/reader';
 import type { ResultJournalRecord } from '../../src/journal/types';
+import { rtmpReady, startRtmpServer } from './rtmp-server';
 import { exited, ffrtmp, freePort, killQuietly, parseJsonLines, startFfrtmp, testTempDir, waitFor } from '../helpers';
 
-const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
-const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const ready = have('ffmpeg') && have('nginx') && fs.existsSync(RTMP_MODULE);
-if (!ready) console.warn(`SKIPPED watch operator test: needs ffmpeg, nginx and ${RTMP_MODULE}`);
+const ready = rtmpReady('watch operator test');
 const cgroups = process.env.FFRTMP_CGROUP_ROOT !== undefined && process.geteuid?.() === 0;
 const FFMPEG = spawnSync('sh', ['-c', 'command -v ffmpeg'], { encoding: 'utf8' }).stdout.trim();
 
@@ -28,6 +26,7 @@ describe.skipIf(!ready)('operator: nginx-rtmp exec_push relays, governed by ffrt
   const state = path.join(work, 'state');
   const rec = path.join(work, 'rec');
   let nginx: ChildProcess;
+  let stopServer = async (): Promise<void> => {};
   let watch: ReturnType<typeof startFfrtmp> | undefined;
   let port = 0;
   const extra: number[] = [];
@@ -36,26 +35,14 @@ describe.skipIf(!ready)('operator: nginx-rtmp exec_push relays, governed by ffrt
     fs.mkdirSync(rec);
     port = await freePort();
     // Every stream published to /live is relayed by an ffmpeg the server starts, to /out, which records it.
-    fs.writeFileSync(path.join(work, 'nginx.conf'), `
-load_module ${RTMP_MODULE};
-daemon off;
-master_process off;
-pid ${work}/nginx.pid;
-error_log ${work}/error.log info;
-events { worker_connections 256; }
-rtmp {
-  server {
-    listen 127.0.0.1:${port};
+    const server = await startRtmpServer(work, port, `
     application live {
       live on;
       exec_push ${FFMPEG} -nostdin -hide_banner -loglevel error -probesize 32768 -analyzeduration 500000 -i rtmp://127.0.0.1:${port}/live/$name -c copy -f flv rtmp://127.0.0.1:${port}/out/$name;
     }
-    application out { live on; record all; record_path ${rec}; record_unique off; }
-  }
-}
-`);
-    nginx = spawn('nginx', ['-p', work, '-c', path.join(work, 'nginx.conf')], { stdio: 'ignore' });
-    await waitFor(() => fs.existsSync(path.join(work, 'nginx.pid')) || undefined, 10_000);
+    application out { live on; record all; record_path ${rec}; record_unique off; }`);
+    nginx = server.process;
+    stopServer = () => server.stop();
   });
 
   afterAll(async () => {
@@ -64,8 +51,7 @@ rtmp {
       await exited(watch);
     }
     for (const p of extra) killQuietly(p);
-    nginx.kill('SIGTERM');
-    await exited(nginx);
+    await stopServer();
     await ffrtmp(['recover', '--state-dir', state]); // closes whatever a failed test left open
     fs.rmSync(work, { recursive: true, force: true });
   });

@@ -7,19 +7,17 @@
  * Needs Debian's ffmpeg, nginx and libnginx-mod-rtmp (.ci/run installs them); skipped loudly
  * without them.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readJournal } from '../../src/journal/reader';
 import type { ResultJournalRecord, StartedJournalRecord } from '../../src/journal/types';
 import { loadNative } from '../../src/native/load';
+import { rtmpReady, startRtmpServer, type RtmpServer } from './rtmp-server';
 import { exited, ffrtmp, killQuietly, parseJsonLines, startFfrtmp, summaries, testTempDir, waitFor, freePort } from '../helpers';
 
-const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
-const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const ready = have('ffmpeg') && have('nginx') && fs.existsSync(RTMP_MODULE);
-if (!ready) console.warn(`SKIPPED operator tests: needs ffmpeg, nginx and ${RTMP_MODULE} (apt-get install ffmpeg nginx libnginx-mod-rtmp)`);
+const ready = rtmpReady('operator tests');
 const native = loadNative();
 const infoExit = native.available && native.native.capabilities().pidfdInfoExit;
 const cgroups = process.env.FFRTMP_CGROUP_ROOT !== undefined && process.geteuid?.() === 0;
@@ -29,37 +27,21 @@ describe.skipIf(!ready)('operator: ffmpeg pushing live streams to nginx-rtmp, go
   const work = testTempDir('rtmp');
   const state = path.join(work, 'state');
   const rec = path.join(work, 'rec');
-  let nginx: ChildProcess;
+  let nginx: RtmpServer | undefined;
   let url = '';
   const extra: number[] = [];
 
   beforeAll(async () => {
     fs.mkdirSync(rec);
     const port = await freePort();
-    fs.writeFileSync(path.join(work, 'nginx.conf'), `
-load_module ${RTMP_MODULE};
-daemon off;
-master_process off;
-pid ${work}/nginx.pid;
-error_log ${work}/error.log info;
-events { worker_connections 256; }
-rtmp {
-  server {
-    listen 127.0.0.1:${port};
-    application live { live on; record all; record_path ${rec}; record_unique off; }
-  }
-}
-`);
-    nginx = spawn('nginx', ['-p', work, '-c', path.join(work, 'nginx.conf')], { stdio: 'ignore' });
-    await waitFor(() => fs.existsSync(path.join(work, 'nginx.pid')) || undefined, 10_000);
+    nginx = await startRtmpServer(work, port, `    application live { live on; record all; record_path ${rec}; record_unique off; }`);
     url = `rtmp://127.0.0.1:${port}/live`;
   });
 
   afterAll(async () => {
     for (const p of extra) killQuietly(p);
     await ffrtmp(['recover', '--state-dir', state]); // closes whatever a failed test left open
-    nginx.kill('SIGTERM');
-    await exited(nginx);
+    await nginx?.stop();
     fs.rmSync(work, { recursive: true, force: true });
   });
 
