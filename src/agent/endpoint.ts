@@ -24,9 +24,8 @@
  * `/ready`: 200 only when Redis answers and the jobs an earlier agent held have had their locks
  * looked at (re-taken or found lost): then the agent takes new jobs. 503 otherwise, with reasons.
  */
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { json, startEndpoint, text, type Endpoint } from '../http/endpoint';
 import { parseListen } from '../model/listen';
 import type { AgentStats, AgentStatus } from './agent';
 
@@ -146,18 +145,7 @@ export class AgentMetrics {
   }
 }
 
-export interface AgentServer {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-const JSON_TYPE = 'application/json; charset=utf-8';
-const ROUTES = ['/metrics', '/health', '/ready'];
-
-function send(res: http.ServerResponse, req: http.IncomingMessage, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...extra });
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
+export type AgentServer = Pick<Endpoint, 'url' | 'close'>;
 
 export interface AgentEndpoint {
   health(): AgentHealth;
@@ -168,57 +156,29 @@ export interface AgentEndpoint {
 }
 
 /** Listens; rejects on a listen error (EADDRINUSE, ...). */
-export async function startAgentServer(listen: string, ep: AgentEndpoint): Promise<AgentServer> {
-  const addr = parseListen(listen);
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === undefined || !ROUTES.includes(path)) {
-      send(res, req, 404, JSON_TYPE, JSON.stringify({ error: 'not found', endpoints: ROUTES }));
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      send(res, req, 405, JSON_TYPE, JSON.stringify({ error: 'method not allowed' }), { Allow: 'GET, HEAD' });
-      return;
-    }
-    try {
-      if (path === '/health') {
-        const h = ep.health();
-        send(res, req, h.status === 'unhealthy' ? 503 : 200, JSON_TYPE, JSON.stringify(h));
-        return;
-      }
-      if (path === '/ready') {
-        const r = ep.ready();
-        send(res, req, r.ready ? 200 : 503, JSON_TYPE, JSON.stringify(r));
-        return;
-      }
-    } catch (err) {
-      send(res, req, 500, JSON_TYPE, JSON.stringify({ status: 'unhealthy', reasons: [`check failed: ${String(err)}`] }));
-      return;
-    }
-    ep.metrics().then(
-      (text) => send(res, req, 200, ep.contentType, text),
-      (err: unknown) => send(res, req, 500, 'text/plain; charset=utf-8', `metrics error: ${String(err)}\n`),
-    );
-  });
-  server.on('clientError', (_err, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(addr.port, addr.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const a = server.address() as AddressInfo;
-  const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
-  let closing: Promise<void> | null = null;
-  return {
-    url,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
+export function startAgentServer(listen: string, ep: AgentEndpoint): Promise<AgentServer> {
+  const checkFailed = (err: unknown) => json(500, { status: 'unhealthy', reasons: [`check failed: ${String(err)}`] });
+  return startEndpoint({
+    listen: parseListen(listen),
+    routes: {
+      '/metrics': {
+        reply: async () => text(200, await ep.metrics(), ep.contentType),
+        failed: (err) => text(500, `metrics error: ${String(err)}\n`),
+      },
+      '/health': {
+        reply() {
+          const h = ep.health();
+          return json(h.status === 'unhealthy' ? 503 : 200, h);
+        },
+        failed: checkFailed,
+      },
+      '/ready': {
+        reply() {
+          const r = ep.ready();
+          return json(r.ready ? 200 : 503, r);
+        },
+        failed: checkFailed,
+      },
     },
-  };
+  });
 }

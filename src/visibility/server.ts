@@ -17,8 +17,7 @@
  * `close()` stops everything. It never touches a workload.
  */
 import { EventEmitter } from 'node:events';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { json, startEndpoint, text, type Endpoint } from '../http/endpoint';
 import { makeDirs } from '../journal/files';
 import { JournalFollower, type FollowerStats } from '../journal/follower';
 import { Journal } from '../journal/journal';
@@ -94,14 +93,6 @@ export class VisibilityState {
   }
 }
 
-function send(res: http.ServerResponse, req: http.IncomingMessage, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...extra });
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
-
-const JSON_TYPE = 'application/json; charset=utf-8';
-const ROUTES = new Set(['/metrics', '/violations', '/health', '/jobs']);
-
 /** Starts following the journal and listening. Rejects on a bad --listen or a listen error. */
 export async function startServer(opts: ServeOptions): Promise<ServerHandle> {
   const listen = parseListen(opts.listen ?? DEFAULT_LISTEN);
@@ -129,106 +120,61 @@ export async function startServer(opts: ServeOptions): Promise<ServerHandle> {
   });
   follower.start();
 
-  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://localhost');
-    } catch {
-      send(res, req, 400, JSON_TYPE, JSON.stringify({ error: 'bad request target' }));
-      return;
-    }
-    if (!ROUTES.has(url.pathname)) {
-      send(res, req, 404, JSON_TYPE, JSON.stringify({ error: 'not found', endpoints: [...ROUTES] }));
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      send(res, req, 405, JSON_TYPE, JSON.stringify({ error: 'method not allowed' }), { Allow: 'GET, HEAD' });
-      return;
-    }
-    follower.sync();
-    switch (url.pathname) {
-      case '/metrics':
-        state.metrics.text().then(
-          (text) => send(res, req, 200, state.metrics.contentType, text),
-          (err: unknown) => send(res, req, 500, 'text/plain; charset=utf-8', `metrics error: ${String(err)}\n`),
-        );
-        return;
-      case '/violations':
-        send(res, req, 200, JSON_TYPE, state.violations.json());
-        return;
-      case '/jobs': {
-        const raw = url.searchParams.get('limit');
-        let limit = DEFAULT_JOBS_LIMIT;
-        if (raw !== null) {
-          limit = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
-          if (!(limit >= 1 && limit <= recentKept)) {
-            send(res, req, 400, JSON_TYPE, JSON.stringify({ error: `limit must be an integer from 1 to ${recentKept}` }));
-            return;
-          }
-        }
-        send(res, req, 200, JSON_TYPE, JSON.stringify(state.recentResults(limit)));
-        return;
-      }
-      case '/health': {
-        const w = journal.checkWritable();
-        const body = {
-          status: w.writable ? 'ok' : 'degraded',
-          observer_backend: opts.observerBackend,
-          journal: {
-            dir: journal.dir,
-            writable: w.writable,
-            ...(w.writable ? {} : { error: `${w.error.code ?? w.error.op}: ${w.error.message}` }),
-          },
-          follower: follower.getStats(),
-        };
-        send(res, req, 200, JSON_TYPE, JSON.stringify(body));
-        return;
-      }
-    }
-  };
-
-  const server = http.createServer((req, res) => {
-    try {
-      handle(req, res);
-    } catch (err) {
-      if (!res.headersSent) send(res, req, 500, 'text/plain; charset=utf-8', 'internal error\n');
-      emitter.emit('problem', { file: '', line: 0, reason: `request handler error: ${String(err)}` });
-    }
-  });
-  server.on('clientError', (_err, socket) => socket.destroy());
-
+  let endpoint: Endpoint;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(listen.port, listen.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+    endpoint = await startEndpoint({
+      listen,
+      before: () => follower.sync(),
+      onError: (err, path) => emitter.emit('problem', { file: '', line: 0, reason: `request handler error (${path}): ${String(err)}` }),
+      routes: {
+        '/metrics': {
+          reply: async () => text(200, await state.metrics.text(), state.metrics.contentType),
+          failed: (err) => text(500, `metrics error: ${String(err)}\n`),
+        },
+        '/violations': { reply: () => json(200, state.violations.json()) },
+        '/health': {
+          reply() {
+            const w = journal.checkWritable();
+            return json(200, {
+              status: w.writable ? 'ok' : 'degraded',
+              observer_backend: opts.observerBackend,
+              journal: {
+                dir: journal.dir,
+                writable: w.writable,
+                ...(w.writable ? {} : { error: `${w.error.code ?? w.error.op}: ${w.error.message}` }),
+              },
+              follower: follower.getStats(),
+            });
+          },
+        },
+        '/jobs': {
+          reply(url) {
+            const raw = url.searchParams.get('limit');
+            let limit = DEFAULT_JOBS_LIMIT;
+            if (raw !== null) {
+              limit = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+              if (!(limit >= 1 && limit <= recentKept)) return json(400, { error: `limit must be an integer from 1 to ${recentKept}` });
+            }
+            return json(200, state.recentResults(limit));
+          },
+        },
+      },
     });
   } catch (err) {
     follower.close();
     throw err;
   }
-  const addr = server.address() as AddressInfo;
-  const address = { host: addr.address, port: addr.port };
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
 
-  let closing: Promise<void> | null = null;
   return Object.assign(emitter, {
-    address,
-    url,
+    address: endpoint.address,
+    url: endpoint.url,
     metrics: state.metrics,
     violations: state.violations,
     sync: () => follower.sync(),
     followerStats: () => follower.getStats(),
     close(): Promise<void> {
-      if (closing) return closing;
       follower.close();
-      closing = new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
+      return endpoint.close();
     },
   });
 }
