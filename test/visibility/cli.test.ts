@@ -84,7 +84,9 @@ describe('ffrtmp jobs', () => {
 describe('ffrtmp recover', () => {
   it('adopts an orphan whose wrapper was killed -9 and records its real exit once', async () => {
     const dir = newDir();
-    const pid = await orphanedWorkload(dir, 'cli-orphan', 'sleep 1; exit 5');
+    // Long enough for two CLI starts on a loaded machine: the workload must still run when
+    // recover looks, or it is (rightly) `exit_unobserved`.
+    const pid = await orphanedWorkload(dir, 'cli-orphan', 'sleep 4; exit 5');
     const dry = await ffrtmp(['recover', '--dry-run', '--state-dir', dir]);
     expect(dry.stdout).toMatch(new RegExp(`^orphan +cli-orphan pid=${pid} `, 'm'));
     const r = await ffrtmp(['recover', '--state-dir', dir]);

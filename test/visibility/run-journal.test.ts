@@ -49,6 +49,15 @@ describe('ffrtmp run/attach write the journal', () => {
     const dir = newDir();
     const w = startFfrtmp(['run', '--state-dir', dir, '--job-id', 'killed', '--', 'sh', '-c', 'sleep 1.5; exit 4']);
     const started = await waitFor(() => readJournal(dir).records.find((x) => x.type === 'started'));
+    // The keeper lets the workload exec only after the record is written: killed before that
+    // go, the job never ran (and recover says so). Kill once it runs `sh`.
+    await waitFor(() => {
+      try {
+        return fs.readFileSync(`/proc/${started.pid}/comm`, 'utf8').trim() === 'sh';
+      } catch {
+        return false;
+      }
+    });
     w.kill('SIGKILL');
     await exited(w);
     try {

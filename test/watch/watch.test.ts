@@ -241,7 +241,7 @@ describe('ffrtmp watch: overruns', () => {
     for (const p of started) killQuietly(p);
     await waitFor(() => journal(d.stateDir).filter((r) => r.type === 'result').length === 50, 30_000);
     expect((await stop(d)).code).toBe(0);
-  });
+  }, 120_000); // its own waits add up beyond the default 30 s on a loaded machine
 });
 
 describe('ffrtmp watch: settings', () => {
