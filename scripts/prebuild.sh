@@ -39,8 +39,12 @@ if [ -d build ]; then
   mv build "$kept"
 fi
 
-# node-gyp needs the Node headers; npm passes npm_config_nodedir when it is configured (.npmrc).
-# Without it node-gyp downloads them, which fails offline: say where they are.
+# node-gyp needs the Node headers: from npm's nodedir setting when there is one (npm passes it
+# as npm_config_nodedir to scripts), else node-gyp's own cache or download.
+if [ -z "${npm_config_nodedir:-}" ]; then
+  nodedir=$(npm config get nodedir 2>/dev/null || true)
+  case "$nodedir" in "" | undefined | null) ;; *) export npm_config_nodedir=$nodedir ;; esac
+fi
 build_one() { # arch, then env assignments for the compilers
   local arch=$1
   shift
