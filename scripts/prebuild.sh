@@ -62,7 +62,8 @@ build_one arm64 CC="$CROSS-gcc" CXX="$CROSS-g++" LINK="$CROSS-g++" AR="$CROSS-ar
   CC_host=gcc CXX_host=g++ PREBUILD_STRIP_BIN="$CROSS-strip"
 
 # What we ship must be what we think it is: the right machine in every ELF header.
-check_elf() { # file, expected machine as file(1) would not be there: read e_machine ourselves
+check_elf() { # file, expected machine (read from the ELF header: file(1) may not be installed)
+  # shellcheck disable=SC2016 # JavaScript, not shell
   node -e '
     const fs = require("fs");
     const [file, want] = process.argv.slice(1);

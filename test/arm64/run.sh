@@ -19,10 +19,10 @@ QEMU=/usr/bin/qemu-aarch64-static
 
 if [ "${1:-}" != "--inside" ]; then
   [ -x "$QEMU" ] || { echo "arm64 suite: $QEMU not found (apt-get install qemu-user-static): SKIPPED" >&2; exit 77; }
-  [ -f "$SYSROOT/lib/ld-linux-aarch64.so.1" ] && [ -e "$SYSROOT/lib/libstdc++.so.6" ] || {
+  if [ ! -f "$SYSROOT/lib/ld-linux-aarch64.so.1" ] || [ ! -e "$SYSROOT/lib/libstdc++.so.6" ]; then
     echo "arm64 suite: no arm64 libc/libstdc++ in $SYSROOT (apt-get install g++-aarch64-linux-gnu): SKIPPED" >&2
     exit 77
-  }
+  fi
   for f in ffrtmp.glibc.node ffrtmp-keeper; do
     [ -f "prebuilds/linux-arm64/$f" ] || { echo "arm64 suite: prebuilds/linux-arm64/$f missing: run npm run prebuild first" >&2; exit 1; }
   done
@@ -43,6 +43,7 @@ printf '%s' ':ffrtmp-qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00
 export QEMU_LD_PREFIX=$SYSROOT # where the dynamic arm64 Node finds its loader and libraries
 export FFRTMP_TEST_EMULATOR=$QEMU # test/native/helpers.ts: what is the emulator's, not the kernel's
 export PREBUILDS_ONLY=1        # node-gyp-build: the shipped prebuild, never build/Release (x64)
+# shellcheck disable=SC2016 # JavaScript, not shell
 "$FFRTMP_ARM64_NODE" -e 'if (process.arch !== "arm64") { console.error(`not arm64: ${process.arch}`); process.exit(1); }
   console.error(`arm64 suite: Node ${process.version} (${process.arch}) under qemu-user`)'
 exec node node_modules/vitest/vitest.mjs run --config test/arm64/vitest.config.mts
