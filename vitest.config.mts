@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/vm/**', 'test/cgroup-v2/**', 'node_modules/**'],
+    exclude: ['test/vm/**', 'test/cgroup-v2/**', 'test/arm64/**', 'test/package/**', 'node_modules/**'],
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,

@@ -1,7 +1,7 @@
 /** Shared helpers for the native suites: real processes, real kernel, no mocks. */
 import { spawn as cpSpawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 import type { NativeBinding } from '../../src/native/binding';
 import { loadNative } from '../../src/native/load';
@@ -12,6 +12,24 @@ export const EPOLLIN = 0x1;
 export const EPOLLHUP = 0x10;
 export const CLD_EXITED = 1;
 export const CLD_KILLED = 2;
+
+/**
+ * The qemu-user interpreter when these suites run in an emulated Node (test/arm64/run.sh sets
+ * it), else null. Under emulation a few things are the emulator's, not the kernel's: clone3 is
+ * ENOSYS (spawn takes fork + pidfd_open), unknown ioctls are ENOSYS, and /proc/<pid>/cmdline of
+ * an emulated program starts with the interpreter (docs/shipping.md).
+ */
+export const emulator: string | null = process.env.FFRTMP_TEST_EMULATOR || null;
+
+/**
+ * `/proc/<pid>/cmdline` as argv. Under binfmt_misc + qemu-user the kernel shows
+ * `<interpreter> <program path> <argv[1]>...`: that is given back as `<basename> <argv[1]>...`.
+ */
+export function cmdline(pid: number): string[] {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+  if (emulator !== null && argv[0] === emulator && argv.length >= 2) return [basename(argv[1]), ...argv.slice(2)];
+  return argv;
+}
 
 /** `FFRTMP_FORCE_NO_NATIVE=1` runs the fallback suites only; otherwise a missing build is a failure. */
 export const nativeDisabled = process.env.FFRTMP_FORCE_NO_NATIVE === '1';
