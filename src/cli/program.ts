@@ -34,6 +34,7 @@ export function createProgram(rawArgs: readonly string[]): Command {
     .description('governance-only workload wrapper: run or attach, watch until exit, one immutable Result per job')
     .version(version)
     .enablePositionalOptions();
+  if (rawArgs.length === 1 && (rawArgs[0] === '--version' || rawArgs[0] === '-V')) return program; // prints the version, nothing else
   const only = COMMANDS.find(([name]) => name === rawArgs[0]);
   for (const [, make] of only ? [only] : COMMANDS) program.addCommand(make(rawArgs));
   return program;
