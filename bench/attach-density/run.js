@@ -113,16 +113,24 @@ async function measureFfrtmp(cli, pids, tmp) {
   for (const p of pids) args.push('--pid', String(p));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'ignore'] });
   try {
-    const journal = path.join(stateDir, 'journal.jsonl');
+    // Every journal file (the current one may have been rotated away meanwhile).
     const started = () => {
-      try {
-        return fs.readFileSync(journal, 'utf8').split('\n').filter((l) => l.startsWith('{"type":"started"')).length;
-      } catch {
-        return 0;
+      let n = 0;
+      for (const f of fs.readdirSync(stateDir)) {
+        if (!/^journal\..*jsonl$/.test(f)) continue;
+        try {
+          n += fs.readFileSync(path.join(stateDir, f), 'utf8').split('\n').filter((l) => l.startsWith('{"type":"started"')).length;
+        } catch {
+          /* rotated between readdir and read: counted in its new name next time */
+        }
       }
+      return n;
     };
     const t0 = performance.now();
-    await waitFor(`${pids.length} started records`, () => child.exitCode === null && started() >= pids.length, 120_000);
+    await waitFor(`${pids.length} started records`, () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`ffrtmp attach exited early (${child.exitCode ?? child.signalCode})`);
+      return started() >= pids.length;
+    }, 300_000);
     const readyMs = performance.now() - t0;
     await sleep(2000);
     const mem = memoryOf(child.pid);
