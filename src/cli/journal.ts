@@ -1,5 +1,5 @@
 /** The journal a command works with (loaded by the actions, not by the definitions). */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../model/random';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CURRENT_FILE } from '../journal/files';
@@ -72,7 +72,7 @@ export function unusableForWriting(dir: string): string | null {
   }
   if (st !== undefined) {
     if (!st.isDirectory()) return 'it is not a directory';
-    const probe = path.join(dir, `.ffrtmp-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const probe = path.join(dir, `.ffrtmp-probe-${process.pid}-${randomHex(4)}`);
     try {
       fs.closeSync(fs.openSync(probe, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
     } catch (err) {

@@ -1,35 +1,10 @@
 #!/usr/bin/env node
-import { CommanderError } from 'commander';
-import { errorExitCode, EXIT } from './exit-codes';
-import { createProgram } from './program';
-import { configureErrors } from './usage-line';
-
 /**
- * The `ffrtmp` executable. Maps what the commands throw to messages and exit statuses; nothing
- * below this file prints an error or calls process.exit.
+ * The `ffrtmp` executable: turns on Node's compile cache (src/cli/compile-cache.ts) before
+ * anything else is loaded, then runs the CLI (src/cli/cli.ts).
  */
-async function main(argv: string[]): Promise<void> {
-  const args = argv.slice(2);
-  const program = createProgram(args);
-  // Commander's own usage errors (unknown option, missing value) are one `ffrtmp: ` line and
-  // exit 2 like ours; --help and --version exit 0. Applied to every subcommand.
-  configureErrors(program);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (err) {
-    process.exitCode = report(err);
-  }
-}
+import { enableCompileCache } from './compile-cache';
 
-function report(err: unknown): number {
-  if (err instanceof CommanderError) {
-    // Commander has already printed its message (one line, src/cli/usage-line.ts).
-    return err.exitCode === 0 ? 0 : EXIT.USAGE;
-  }
-  const status = errorExitCode(err);
-  if (status === EXIT.PLATFORM) process.stderr.write(`ffrtmp: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-  else process.stderr.write(`ffrtmp: ${(err as Error).message}\n`);
-  return status;
-}
-
-void main(process.argv);
+enableCompileCache();
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+require('./cli');

@@ -9,7 +9,7 @@ import { quote } from '../model/quote';
 import { DEFAULT_LISTEN, parseListen } from '../model/listen';
 
 // The parsers throw UsageError, which commander passes through untouched (it wraps only its own
-// InvalidArgumentError, echoing the whole value): src/cli/main.ts prints `ffrtmp: <message>`, exit 2.
+// InvalidArgumentError, echoing the whole value): src/cli/cli.ts prints `ffrtmp: <message>`, exit 2.
 
 /** A PID as typed by a human: digits only (no sign, no hex, no spaces). Range is checked by the core. */
 export function parsePid(value: string, previous: number[] = []): number[] {

@@ -39,7 +39,7 @@ export function commanderErrorLine(message: string, path: string): string {
 
 /**
  * On `cmd` and every subcommand: commander's errors as one `ffrtmp: ` line, and thrown instead
- * of exiting (src/cli/main.ts maps them to exit status 2; --help and --version to 0).
+ * of exiting (src/cli/cli.ts maps them to exit status 2; --help and --version to 0).
  */
 export function configureErrors(cmd: Command): void {
   const path = commandPath(cmd);

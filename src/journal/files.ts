@@ -10,7 +10,7 @@
  *
  * Readers read every rotated file in name order, then the current file.
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../model/random';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -29,7 +29,7 @@ export function isRotatedFileName(name: string): boolean {
 export function rotatedFileName(now: Date = new Date(), pid: number = process.pid): string {
   const iso = now.toISOString(); // 2026-01-06T10:00:00.123Z
   const stamp = iso.replace(/[-:]/g, '').replace('.', ''); // 20260106T100000123Z
-  return `journal.${stamp}-${pid}-${randomBytes(4).toString('hex')}.jsonl`;
+  return `journal.${stamp}-${pid}-${randomHex(4)}.jsonl`;
 }
 
 /**

@@ -25,7 +25,7 @@
  * the entry says so, so that the question costs one read, not a read of every open entry (an
  * auto-attach daemon asks it for every process it finds).
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../model/random';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeDirs, readdirOrEmpty } from './files';
@@ -130,7 +130,7 @@ export class OpenJobs {
 
   /** Writes an entry atomically (temp + rename). Throws on I/O errors. */
   private write(e: OpenJobEntry): void {
-    const tmp = path.join(this.dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const tmp = path.join(this.dir, `.tmp-${process.pid}-${randomHex(4)}`);
     fs.writeFileSync(tmp, `${JSON.stringify(e)}\n`, { mode: 0o640 });
     try {
       fs.renameSync(tmp, this.file(e.run_id));
@@ -227,7 +227,7 @@ export class OpenJobs {
       // claimant, taken for stale and removed: two winners (seen under load in CI).
       // A file system without hard links: create exclusively, then write (readers wait out the
       // empty instant, see ownerOf).
-      const tmp = path.join(this.processes, `.tmp-${runId}-${randomBytes(4).toString('hex')}`);
+      const tmp = path.join(this.processes, `.tmp-${runId}-${randomHex(4)}`);
       try {
         try {
           fs.writeFileSync(tmp, runId, { mode: 0o640 });

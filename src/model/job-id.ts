@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random';
 import { UsageError } from './errors';
 import { quote } from './quote';
 
@@ -29,5 +29,5 @@ export function validateJobId(id: string): string {
 /** A fresh id for a job started without --job-id: `<mode>-<utc yyyymmddThhmmss>-<6 hex>`. */
 export function generateJobId(mode: 'run' | 'attach', now: Date = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `${mode}-${stamp}-${randomBytes(3).toString('hex')}`;
+  return `${mode}-${stamp}-${randomHex(3)}`;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random';
 
 /**
  * One run of one job: the id that pairs a job's journal records (`started`, `detached`,
@@ -8,5 +8,5 @@ import { randomBytes } from 'node:crypto';
 export const RUN_ID_PATTERN = /^[0-9a-f]{16}$/;
 
 export function newRunId(): string {
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
 }

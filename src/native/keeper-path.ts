@@ -6,7 +6,6 @@
  * Absence is a value with a reason, never an exception: a missing keeper never stops a job (the
  * workload is then started directly, and its Result says why).
  */
-import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 
@@ -64,6 +63,9 @@ export function locateKeeper(env: NodeJS.ProcessEnv = process.env): KeeperLocati
  * architecture, not truncated) and checks that it speaks our protocol. For `ffrtmp doctor`.
  */
 export function probeKeeper(path: string): { readonly ok: true } | { readonly ok: false; readonly why: string } {
+  // Loaded here, not at the top: only `ffrtmp doctor` runs the keeper this way (start-up cost).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.error) return { ok: false, why: `${path} could not be run: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}` };
   const expected = `${KEEPER_NAME} protocol ${KEEPER_PROTOCOL}`;

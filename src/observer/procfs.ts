@@ -1,9 +1,39 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /**
  * /proc readers shared by the polling observer (identity: PID + start time, so a reused PID is
  * not mistaken for the workload) and by the journal (the `started` record's identity).
  */
+
+/** The one buffer /proc files are read into (grown when a file does not fit). */
+let scratch = Buffer.allocUnsafe(8192);
+
+/**
+ * A /proc file's whole text (latin1: byte for byte), read into one reused buffer. Not
+ * `readFileSync`: a /proc file reports size 0, so Node reads it through a fresh 64 KB buffer each
+ * time, malloc'd outside the JS heap and freed only by a later GC; an attach of 1000 processes
+ * reads thousands of them in a burst, and glibc keeps the freed blocks (about 14 MB of RSS at
+ * N = 1000, docs/benchmarks.md "Density"). Throws what open/read throw (ENOENT, ESRCH).
+ */
+export function readProcText(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    let n = 0;
+    for (;;) {
+      if (n === scratch.length) {
+        const bigger = Buffer.allocUnsafe(scratch.length * 2);
+        scratch.copy(bigger, 0, 0, n);
+        scratch = bigger;
+      }
+      const r = readSync(fd, scratch, n, scratch.length - n, null);
+      if (r === 0) break;
+      n += r;
+    }
+    return scratch.toString('latin1', 0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export interface ProcStat {
   /** Single-letter state: R, S, D, Z (zombie), X (dead), T, t, I, ... */
@@ -30,7 +60,7 @@ export function readProcStat(pid: number, procRoot = '/proc'): ProcStat | null {
   if (!Number.isSafeInteger(pid) || pid <= 0) return null;
   let text: string;
   try {
-    text = readFileSync(`${procRoot}/${pid}/stat`, 'latin1');
+    text = readProcText(`${procRoot}/${pid}/stat`);
   } catch {
     return null;
   }
@@ -61,7 +91,7 @@ export function readStartTime(pid: number): string | null {
 export function pidfdPid(pidfd: number): number | null {
   let text: string;
   try {
-    text = readFileSync(`/proc/self/fdinfo/${pidfd}`, 'latin1');
+    text = readProcText(`/proc/self/fdinfo/${pidfd}`);
   } catch {
     return null;
   }

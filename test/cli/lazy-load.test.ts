@@ -1,6 +1,6 @@
 /**
- * Each subcommand loads only its own code: `run`, `attach` and `jobs` never load the HTTP server,
- * prom-client, the adoption code or the queue client (bullmq); `doctor` loads no journal; `agent` and
+ * Each subcommand loads only its own code (and only its own command definition): `run`, `attach`
+ * and `jobs` never load the HTTP server (nor http/https/zlib), prom-client, the adoption code or the queue client (bullmq); `doctor` loads no journal; `agent` and
  * `submit` check their command line before they load the queue client. Measured on the built CLI with a
  * preload that records, at exit, every module file in require.cache and every builtin loaded.
  */
@@ -37,6 +37,8 @@ describe('subcommand code is loaded only when it runs', () => {
     const f = rel(files);
     expect(f).toContain('dist/core/run.js');
     expect(f.filter((x) => /prom-client|yaml|bullmq|ioredis|dist\/agent\/|dist\/visibility\/(server|metrics)|dist\/recover\/|dist\/watch\/|dist\/cli\/actions\/(serve|jobs|recover|doctor|attach|watch|agent|submit)/.test(x))).toEqual([]);
+    // Only the run command's definition (src/cli/program.ts), and child_process only through commander.
+    expect(f.filter((x) => /dist\/cli\/commands\//.test(x))).toEqual(['dist/cli/commands/run.js']);
     // (`net` is Node's own, for stdio pipes: not ours to avoid.)
     expect(builtins.filter((b) => /^(http|https|zlib|tls)$/.test(b))).toEqual([]);
   });
@@ -47,17 +49,20 @@ describe('subcommand code is loaded only when it runs', () => {
       const { files, builtins } = await loaded(['attach', '--pid', String(target.pid)]);
       const f = rel(files);
       expect(f).toContain('dist/core/attach.js');
-      expect(f.filter((x) => /prom-client|yaml|dist\/visibility\/(server|metrics)|dist\/recover\/|dist\/watch\/|dist\/cli\/actions\/(serve|run|jobs|watch)/.test(x))).toEqual([]);
-      expect(builtins.filter((b) => /^(http|https|zlib)$/.test(b))).toEqual([]);
+      expect(f.filter((x) => /prom-client|yaml|bullmq|ioredis|dist\/agent\/|dist\/visibility\/(server|metrics)|dist\/recover\/|dist\/watch\/|dist\/cli\/actions\/(serve|run|jobs|watch)/.test(x))).toEqual([]);
+      expect(f.filter((x) => /dist\/cli\/commands\//.test(x))).toEqual(['dist/cli/commands/attach.js']);
+      expect(builtins.filter((b) => /^(http|https|zlib|tls)$/.test(b))).toEqual([]);
     } finally {
       killQuietly(target.pid);
     }
   });
 
   it('jobs: the journal reader only', async () => {
-    const f = rel((await loaded(['jobs'])).files);
+    const { files, builtins } = await loaded(['jobs']);
+    const f = rel(files);
     expect(f).toContain('dist/journal/reader.js');
-    expect(f.filter((x) => /prom-client|dist\/visibility\/(server|metrics)|dist\/core\/(run|attach)|dist\/cgroup\//.test(x))).toEqual([]);
+    expect(f.filter((x) => /prom-client|yaml|bullmq|ioredis|dist\/visibility\/(server|metrics)|dist\/core\/(run|attach)|dist\/cgroup\//.test(x))).toEqual([]);
+    expect(builtins.filter((b) => /^(http|https|zlib|tls)$/.test(b))).toEqual([]);
   });
 
   it('watch --check-config: the settings loader, not the daemon, its endpoint or the connector', async () => {
