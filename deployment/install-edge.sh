@@ -35,6 +35,7 @@ UNPRIVILEGED=0
 USER_DELEGATION=1
 ENABLE=()
 RESTART=0
+LAYOUT=auto
 
 die() {
   echo "install-edge.sh: $*" >&2
@@ -55,6 +56,10 @@ usage: install-edge.sh (--tarball FILE | --package SPEC) [--dry-run] [--root DIR
   --no-user-delegation    do not install the user@.service delegation drop-in
   --enable LIST           enable (and, on a running systemd, start) these units: agent,watch,serve
   --restart               restart the units that are running (an upgrade; workloads continue)
+  --cgroup-layout L       where agent's and watch's job cgroups live: unit (their delegated unit
+                          cgroup; + DelegateSubgroup= on systemd 254+), top (/sys/fs/cgroup/ffrtmp,
+                          restart-safe on systemd < 254), auto (default: unit on 254+, top on a
+                          pure cgroup v2 host with an older systemd, else unit)
   --uninstall             stop and remove what this script installs; keeps /etc/ffrtmp, the journal, the user
   --purge                 with --uninstall: remove /etc/ffrtmp, /var/lib/ffrtmp and the user as well
 EOF
@@ -76,6 +81,8 @@ while [ $# -gt 0 ]; do
     --unprivileged) UNPRIVILEGED=1; shift ;;
     --no-user-delegation) USER_DELEGATION=0; shift ;;
     --restart) RESTART=1; shift ;;
+    --cgroup-layout) [ $# -ge 2 ] || die "--cgroup-layout needs auto, unit or top"; LAYOUT=$2; shift 2 ;;
+    --cgroup-layout=*) LAYOUT=${1#--cgroup-layout=}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown option ${1} (see --help)" ;;
   esac
@@ -101,6 +108,10 @@ else
   for u in "${ENABLE[@]}"; do
     case "$u" in agent | watch | serve) ;; *) die "--enable ${u}: not a unit (agent, watch or serve)" ;; esac
   done
+  case "$LAYOUT" in auto | unit | top) ;; *) die "--cgroup-layout ${LAYOUT}: expected auto, unit or top" ;; esac
+  if [ "$LAYOUT" = top ] && [ "$UNPRIVILEGED" = 1 ]; then
+    die "--unprivileged needs --cgroup-layout unit (the user ffrtmp may write only its delegated unit cgroup)"
+  fi
   command -v node >/dev/null || die "node is not on PATH (ffrtmp needs Node.js 20.17+)"
   command -v npm >/dev/null || die "npm is not on PATH (it installs the package)"
   node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=17)?0:1)' ||
@@ -175,6 +186,7 @@ STATE="$(R /var/lib/ffrtmp)"
 BIN_LINK="$(R /usr/local/bin/ffrtmp)"
 DROPIN_USER="$SYSTEMD_DIR/user@.service.d/ffrtmp-delegate.conf"
 UNPRIV_DROPINS=("$SYSTEMD_DIR/ffrtmp-agent.service.d/10-user.conf" "$SYSTEMD_DIR/ffrtmp-serve.service.d/10-user.conf")
+LAYOUT_DROPINS=("$SYSTEMD_DIR/ffrtmp-agent.service.d/20-cgroups.conf" "$SYSTEMD_DIR/ffrtmp-watch.service.d/20-cgroups.conf")
 
 [ "$DRY_RUN" = 0 ] || say "dry run: nothing is changed; each action is printed as it would run"
 [ -z "$ROOT" ] || say "root: $ROOT (installing as if it were /)"
@@ -196,7 +208,7 @@ if [ "$UNINSTALL" = 1 ]; then
     say "skip: stopping and disabling the units (not booted with systemd)"
   fi
   for u in "${UNITS[@]}"; do remove_file "$SYSTEMD_DIR/$u"; done
-  for f in "${UNPRIV_DROPINS[@]}" "$DROPIN_USER"; do
+  for f in "${UNPRIV_DROPINS[@]}" "${LAYOUT_DROPINS[@]}" "$DROPIN_USER"; do
     remove_file "$f"
     remove_empty_dir "$(dirname "$f")"
   done
@@ -286,6 +298,35 @@ for f in "${UNPRIV_DROPINS[@]}"; do
     install_file "$SRC/systemd/variants/run-as-ffrtmp.conf" "$f" 0644
   elif [ -e "$f" ]; then
     say "remove: $f (installed by an earlier --unprivileged run)"
+    remove_file "$f"
+    remove_empty_dir "$(dirname "$f")"
+  fi
+done
+
+# Where agent's and watch's job cgroups live (docs/edge-deployment.md "cgroup v2"). systemd before
+# 254 starts a restarted service's main process in its unit cgroup, which the kernel refuses while
+# job cgroups with controllers live below it (EBUSY, status=219/CGROUP).
+sd_version=$(systemctl --version 2>/dev/null | sed -n '1s/^systemd \([0-9]*\).*/\1/p' || true)
+layout=$LAYOUT
+if [ "$layout" = auto ]; then
+  if [ "${sd_version:-0}" -ge 254 ]; then
+    layout=unit
+  elif [ -z "$ROOT" ] && [ -f /sys/fs/cgroup/cgroup.controllers ] && [ "$UNPRIVILEGED" = 0 ]; then
+    layout=top
+  else
+    layout=unit
+  fi
+  say "cgroup layout: $layout (auto: systemd ${sd_version:-unknown}$([ -f /sys/fs/cgroup/cgroup.controllers ] && echo ', cgroup v2' || echo ', not pure cgroup v2'))"
+fi
+if [ "$layout" = unit ] && [ "${sd_version:-0}" -lt 254 ] && [ -f /sys/fs/cgroup/cgroup.controllers ] && [ -z "$ROOT" ]; then
+  say "warning: systemd ${sd_version:-?} has no DelegateSubgroup=: restarting ffrtmp-agent or ffrtmp-watch while their job cgroups exist can fail (status=219/CGROUP); see docs/edge-deployment.md"
+fi
+for f in "${LAYOUT_DROPINS[@]}"; do
+  if [ "$layout" = top ]; then
+    install_file "$SRC/systemd/variants/top-level-cgroups.conf" "$f" 0644
+  elif [ "${sd_version:-0}" -ge 254 ]; then
+    install_file "$SRC/systemd/variants/delegate-subgroup.conf" "$f" 0644
+  elif [ -e "$f" ]; then
     remove_file "$f"
     remove_empty_dir "$(dirname "$f")"
   fi

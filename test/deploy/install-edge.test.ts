@@ -139,6 +139,8 @@ describe('bad input: one line, exit 2, nothing created', () => {
     ['--purge without --uninstall', ['--tarball', SCRIPT, '--purge'], /--purge goes with --uninstall/],
     ['a bad unit in --enable', ['--package', 'x', '--enable', 'agent,worker'], /--enable worker: not a unit/],
     ['--uninstall with a source', ['--uninstall', '--package', 'x'], /--uninstall takes no --tarball/],
+    ['a bad --cgroup-layout', ['--package', 'x', '--cgroup-layout', 'flat'], /--cgroup-layout flat: expected auto, unit or top/],
+    ['--unprivileged with the top-level layout', ['--package', 'x', '--unprivileged', '--cgroup-layout', 'top'], /--unprivileged needs --cgroup-layout unit/],
   ];
   for (const [what, args, msg] of cases) {
     it(what, () => {
@@ -264,6 +266,22 @@ describe.skipIf(!IS_ROOT || !HAVE_ANALYZE || !HAVE_SYSTEMCTL)('a real install in
     expect(verify.stdout + verify.stderr).toBe('');
     run(['--tarball', pack()]);
     expect(fs.existsSync(path.join(r, 'etc/systemd/system/ffrtmp-agent.service.d'))).toBe(false);
+  }, 600_000);
+
+  it('--cgroup-layout top puts the job cgroups of agent and watch outside their units (a drop-in); unit takes it back', () => {
+    const out = run(['--tarball', pack(), '--cgroup-layout', 'top']).stdout;
+    for (const u of ['ffrtmp-agent', 'ffrtmp-watch']) {
+      const f = path.join(r, `etc/systemd/system/${u}.service.d/20-cgroups.conf`);
+      expect(out).toContain(f);
+      expect(fs.readFileSync(f, 'utf8')).toMatch(/^Environment=FFRTMP_CGROUP_ROOT=\/sys\/fs\/cgroup\/ffrtmp$/m);
+    }
+    expect(fs.existsSync(path.join(r, 'etc/systemd/system/ffrtmp-serve.service.d'))).toBe(false);
+    const verify = spawnSync('systemd-analyze', ['verify', `--root=${r}`, '--man=no', ...UNITS.map((u) => path.join(r, 'etc/systemd/system', u))], { encoding: 'utf8' });
+    expect(verify.stdout + verify.stderr).toBe('');
+    run(['--tarball', pack(), '--cgroup-layout', 'unit']);
+    const sdVersion = Number(/^systemd (\d+)/.exec(spawnSync('systemctl', ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? 0);
+    // Before 254 the unit layout needs no drop-in; from 254 it is DelegateSubgroup=supervisor.
+    expect(fs.existsSync(path.join(r, 'etc/systemd/system/ffrtmp-agent.service.d/20-cgroups.conf'))).toBe(sdVersion >= 254);
   }, 600_000);
 
   it('--uninstall removes what it installed and keeps settings and journal; --purge removes those and the user', () => {
