@@ -21,7 +21,7 @@ const LAYERS: readonly (readonly [rank: string, folders: readonly string[], what
   ['1', ['native'], 'the addon, typed once; the only loader; errno → SystemError; the one watcher owner'],
   ['2', ['model'], 'shared vocabulary: Result, exit status, SLA reasons, errors, job ids, summary line, usage/cgroup report shapes, doctor checks'],
   ['3', ['observer', 'http'], 'exit observers (pidfd, polling) behind one contract; /proc readers; the read-only HTTP endpoint under serve, watch and agent'],
-  ['4', ['cgroup', 'journal'], 'job cgroups (plan, create, place, move, finish); the durable journal and its readers'],
+  ['4', ['cgroup', 'journal'], 'job cgroups (plan, create, place, move, finish; delegation, the supervisor leaf); the durable journal and its readers'],
   ['5', ['core'], 'run, attach, doctor: one job from start to its one Result'],
   ['6', ['recover', 'visibility', 'watch', 'agent'], 'capabilities built on the core: adoption, metrics and endpoints, auto-attach, the queue worker'],
   ['7', ['index.ts', 'cli'], 'the public library door (src/index.ts) and the commander CLI'],
