@@ -55,12 +55,18 @@ describe('the tarball', () => {
       expect(mode(`prebuilds/linux-${arch}/ffrtmp-keeper`) & 0o111).toBe(0o111);
     }
     for (const f of ['package.json', 'README.md', 'binding.gyp', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js']) expect(paths).toContain(f);
+    // what a node installs from the version it runs (docs/edge-deployment.md): the installer, units, env examples
+    expect(paths.filter((p) => p.startsWith('deployment/')).sort()).toEqual(
+      execFileSync('git', ['ls-files', 'deployment'], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').filter((p) => !/\.test\./.test(p)).sort(),
+    );
+    expect(paths).toContain('deployment/install-edge.sh');
+    expect(mode('deployment/install-edge.sh') & 0o111).toBe(0o111);
     expect(mode('dist/cli/main.js') & 0o111).toBe(0o111);
     // every source of the source build (the fallback), and nothing more there
     expect(paths.filter((p) => p.startsWith('native/')).sort()).toEqual(readdirSync(join(ROOT, 'native')).map((f) => `native/${f}`).sort());
     // an allow-list: tests, benches and their results, docs sources, .vm/, build/, src/, CI files,
     // logs, tarballs and whatever else lies in a clone stay out
-    const unexpected = paths.filter((p) => !/^(dist\/.+\.(js|d\.ts)|native\/[^/]+|prebuilds\/linux-(x64|arm64)\/[^/]+|package\.json|README\.md|LICENSE|binding\.gyp)$/.test(p));
+    const unexpected = paths.filter((p) => !/^(dist\/.+\.(js|d\.ts)|native\/[^/]+|prebuilds\/linux-(x64|arm64)\/[^/]+|deployment\/.+|package\.json|README\.md|LICENSE|binding\.gyp)$/.test(p));
     expect(unexpected).toEqual([]);
     expect(paths.filter((p) => /\.test\.|(^|\/)(test|bench|build|\.vm|src)\//.test(p))).toEqual([]);
     // the tarball is what npm listed
