@@ -40,19 +40,30 @@ export function stateDirOption(): Option {
 
 export type LogFormat = 'text' | 'json';
 
-export function logFormatOption(): Option {
-  return new Option('--log-format <format>', 'summary line format: text (the JOB ... | sla=... line) or json (one object per job, for log shippers)')
+/**
+ * `--log-format`. The daemons (agent, watch, serve) also read it from `FFRTMP_LOG_FORMAT`, as a systemd
+ * EnvironmentFile sets it; run and attach never read the environment for it.
+ */
+export function logFormatOption(env?: string): Option {
+  const o = new Option('--log-format <format>', 'summary line format: text (the JOB ... | sla=... line) or json (one object per job, for log shippers)')
     .choices(['text', 'json'])
     .default('text');
+  return env === undefined ? o : o.env(env);
 }
 
-export function listenOption(): Option {
-  return new Option('--listen <host:port>', 'address to listen on')
+export function listenOption(env?: string): Option {
+  const o = new Option('--listen <host:port>', 'address to listen on')
     .argParser((value: string) => {
       parseListen(value); // throws UsageError
       return value;
     })
     .default(DEFAULT_LISTEN);
+  return env === undefined ? o : o.env(env);
+}
+
+/** A comma-separated list from the environment, or repeated flags: `--target a --target b`, `TARGETS=a,b`. */
+export function collectList(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((s) => s.trim()).filter((s) => s !== '')];
 }
 
 /** The cgroup flags shared by `run` and `attach` (docs/cgroups.md "Flags and files"). */

@@ -133,7 +133,8 @@ describe('help prints each default once', () => {
   it('the defaults are still shown, by commander', async () => {
     expect((await ffrtmp(['jobs', 'list', '--help'])).stdout).toMatch(/--limit <n> +how many Results \(default: 20\)/);
     const serve = (await ffrtmp(['serve', '--help'])).stdout.replace(/\n\s+/g, ' ');
-    expect(serve).toMatch(/--listen <host:port> +address to listen on \(default: "127\.0\.0\.1:9090"\)/);
-    expect(serve).toMatch(/--violations <n> +violation samples kept \(default: 50\)/);
+    // ...and, for the daemons' settings, the variable a systemd EnvironmentFile sets.
+    expect(serve).toMatch(/--listen <host:port> +address to listen on \(default: "127\.0\.0\.1:9090", env: FFRTMP_SERVE_LISTEN\)/);
+    expect(serve).toMatch(/--violations <n> +violation samples kept \(default: 50, env: FFRTMP_VIOLATIONS\)/);
   });
 });

@@ -63,7 +63,7 @@ export function agentCommand(): Command {
         .default(DEFAULT_AGENT_LISTEN),
     )
     .option('--no-listen', 'serve no endpoint')
-    .option('--cgroup-root <path>', 'parent of the job cgroups (as for run)')
-    .addOption(logFormatOption())
+    .option('--cgroup-root <path>', 'parent of the job cgroups (as for run; env FFRTMP_CGROUP_ROOT)')
+    .addOption(logFormatOption('FFRTMP_LOG_FORMAT'))
     .action(lazy(() => import('../actions/agent')));
 }
