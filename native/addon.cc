@@ -7,11 +7,13 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <vector>
 
 #include <napi.h>
 
@@ -82,6 +84,7 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("procEventsClose", &Addon::ProcEventsClose, napi_enumerable),
         InstanceMethod("procEventsSetTargets", &Addon::ProcEventsSetTargets, napi_enumerable),
         InstanceMethod("procEventsStats", &Addon::ProcEventsStats, napi_enumerable),
+        InstanceMethod("getxattr", &Addon::Getxattr, napi_enumerable),
     });
   }
 
@@ -284,6 +287,30 @@ class Addon : public Napi::Addon<Addon> {
     o.Set("overruns", Napi::Number::New(env, static_cast<double>(st.overruns)));
     o.Set("drains", Napi::Number::New(env, static_cast<double>(st.drains)));
     return o;
+  }
+
+  // getxattr(2) of one attribute, as bytes (Buffer). An absent attribute (ENODATA) is null: it is
+  // an answer ("not delegated"), not a failure. Node has no xattr API; this is the only reason
+  // for the call (systemd marks delegated cgroups with trusted.delegate / user.delegate).
+  Napi::Value Getxattr(const Napi::CallbackInfo& info) {
+    static const char* kUsage = "getxattr(path: string, name: string)";
+    Napi::Env env = info.Env();
+    std::string path, name;
+    if (info.Length() < 2 || !CString(info[0], &path) || !CString(info[1], &name)) ThrowUsage(env, kUsage);
+    std::vector<char> buf(64);
+    for (;;) {
+      ssize_t n = getxattr(path.c_str(), name.c_str(), buf.data(), buf.size());
+      if (n >= 0) return Napi::Buffer<char>::Copy(env, buf.data(), static_cast<size_t>(n));
+      if (errno == ENODATA) return env.Null();
+      if (errno != ERANGE) throw ErrnoError(env, errno, "getxattr", &path);
+      // Grown since we sized it: ask for the size, then try again.
+      ssize_t need = getxattr(path.c_str(), name.c_str(), nullptr, 0);
+      if (need < 0) {
+        if (errno == ENODATA) return env.Null();
+        throw ErrnoError(env, errno, "getxattr", &path);
+      }
+      buf.resize(static_cast<size_t>(need) + 1);
+    }
   }
 
   Napi::Value Capabilities(const Napi::CallbackInfo& info) {

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { failed, passed, type Check } from '../model/check';
 import { detectCgroups, resourceHome, type CgroupEnv, type Resource } from './detect';
-import { planRoots, type XattrReader } from './root';
+import { delegatedAncestors, planRoots, systemXattrReader, type XattrReader } from './root';
+import { SUPERVISOR_LEAF } from './supervisor';
 
 /** `6.1.0-56-amd64` → [6, 1]. */
 function kernelVersion(release: string): [number, number] {
@@ -21,7 +22,7 @@ export interface CgroupDoctorInput {
   clone3: boolean | null;
   env?: CgroupEnv;
   cgroupRoot?: string;
-  getxattr?: XattrReader;
+  getxattr?: XattrReader | null;
 }
 
 export function cgroupChecks(input: CgroupDoctorInput): Check[] {
@@ -58,7 +59,7 @@ export function cgroupChecks(input: CgroupDoctorInput): Check[] {
   );
 
   const root = input.cgroupRoot ?? (process.env.FFRTMP_CGROUP_ROOT || undefined);
-  const plan = planRoots(env, { ...(root !== undefined ? { cgroupRoot: root } : {}), ...(input.getxattr ? { getxattr: input.getxattr } : {}) });
+  const plan = planRoots(env, { ...(root !== undefined ? { cgroupRoot: root } : {}), ...(input.getxattr !== undefined ? { getxattr: input.getxattr } : {}) });
   const names: Record<Resource, string> = { cpu: 'cpu (cpu.max, cpu.weight)', cpuacct: 'CPU accounting', memory: 'memory (memory.max, usage, OOM kills)', io: 'io (io.max)' };
   for (const r of ['cpu', 'memory', 'io', 'cpuacct'] as Resource[]) {
     const home = resourceHome(env, r);
@@ -83,6 +84,8 @@ export function cgroupChecks(input: CgroupDoctorInput): Check[] {
     checks.push(passed(`controller ${names[r]}`, home.kind === 'v2' ? 'v2 (built in)' : `v1 hierarchy ${home.hierarchy.mountPoint}`));
   }
 
+  checks.push(delegationCheck(env, input.getxattr === undefined ? systemXattrReader() : input.getxattr));
+
   if (plan.refused) {
     checks.push(failed('cgroup root', 'missing', plan.refused.detail, { cost: `runs with limits report ${plan.refused.reason}`, fix: plan.refused.reason === 'cgroup_not_delegated' ? 'run as a service with Delegate=yes (and DelegateSubgroup=), or choose --cgroup-root outside systemd units' : 'choose --cgroup-root inside a cgroup mount' }));
   } else {
@@ -102,4 +105,36 @@ export function cgroupChecks(input: CgroupDoctorInput): Check[] {
       : failed('cgroup root', 'missing', `not writable: ${unwritable.join(', ')}`, { cost: 'runs with limits report cgroup_permission_denied; no usage numbers', fix: 'run as root, or as a systemd service with Delegate=yes' }));
   }
   return checks;
+}
+
+/** A uid as a name, from /etc/passwd (`1000` when it has none). */
+function userName(uid: number): string {
+  try {
+    const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.split(':')[2] === String(uid));
+    if (line) return line.split(':')[0]!;
+  } catch {
+    /* no passwd */
+  }
+  return String(uid);
+}
+
+/**
+ * Which unit delegates what to us: every delegated cgroup (trusted.delegate / user.delegate = 1)
+ * on the way to our own v2 cgroup, with the controllers it may hand down and its owner. Never a
+ * loss by itself: the cgroup root check says whether limits can be applied.
+ */
+function delegationCheck(env: CgroupEnv, reader: XattrReader | null): ReturnType<typeof passed> {
+  const name = 'delegation';
+  if (!env.v2 || env.v2.ownDir === null) return passed(name, 'no cgroup v2 here: systemd delegation does not apply (v1 job cgroups go under <controller>/ffrtmp)');
+  if (reader === null) return failed(name, 'warning', 'cannot read the delegate xattrs without the native addon', { cost: 'a unit\'s delegation is inferred from ownership only (unprivileged), or not known (root)', fix: 'build the addon (npm rebuild ffrtmp)' });
+  const own = env.v2.ownDir;
+  const units = delegatedAncestors(env.v2.mountPoint, own, reader);
+  const where = path.basename(own) === SUPERVISOR_LEAF ? `${own} (our supervisor leaf)` : own;
+  if (units.length === 0) {
+    return passed(name, `none: our cgroup ${where} is in no delegated unit${env.systemd ? ' (as a service: Delegate=yes; in a user session: systemd-run --user --scope -p Delegate=yes)' : ''}`);
+  }
+  const text = units
+    .map((u) => `${u.unit ?? u.dir} delegates ${u.controllers.length > 0 ? u.controllers.join(' ') : 'no controller'} to ${u.ownerUid === null ? '?' : userName(u.ownerUid)} (${u.xattr})`)
+    .join('; ');
+  return passed(name, `${text}; our cgroup: ${where}`);
 }

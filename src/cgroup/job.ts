@@ -25,6 +25,7 @@ import { currentCgroupPath, membershipMismatches, notePlacementErrors, placement
 import { limitResources, planLeaves } from './plan';
 import { readProcCgroup, type ProcessRef } from './procs';
 import { planRoots, unitOf, type RootPlan, type XattrReader } from './root';
+import { leaveRootForSupervisorLeaf } from './supervisor';
 import type { LeafState } from './types';
 
 export { checkLeafJobId, checkRootFlag, leafNameFor } from './leaf-name';
@@ -42,7 +43,7 @@ export interface CreateJobCgroupOptions {
   cgroupRoot?: string;
   /** Detection result; detected now when absent. */
   env?: CgroupEnv;
-  getxattr?: XattrReader;
+  getxattr?: XattrReader | null;
   /**
    * Also create leaves only for usage accounting (cpuacct, memory) where no limit needs them.
    * Default true (`run`: the workload is ours and born there). `attach` passes false: a process
@@ -104,6 +105,11 @@ export class JobCgroup {
       job.ledger.problem(plan.refused.reason, plan.refused.detail, governed.size > 0);
       job.ledger.markNotApplied(governed, plan.refused.detail);
       return job;
+    }
+    if (env.mode === 'v2' && plan.v2Root !== null) {
+      // v2: we may not stay in the cgroup our job cgroups go below (a delegated unit cgroup).
+      const m = leaveRootForSupervisorLeaf(env, plan.v2Root);
+      if ('failed' in m) job.warnings.push(`could not move out of ${m.from} into ${m.to} (${m.error}): no controller can be enabled below a cgroup that holds a process`);
     }
     const planned = planLeaves(env, plan, leafName, opts.limits, opts.accounting ?? true);
     opts.onPlanned?.(planned.leaves.map((l) => l.dir));

@@ -13,10 +13,11 @@
  * extended attribute `trusted.delegate=1` (and `user.delegate=1` for user managers) and, for
  * services with `User=`, chowns the cgroup directory and its `cgroup.procs`,
  * `cgroup.subtree_control` and `cgroup.threads` to that user. We accept either signal:
- *   1. an xattr reader is available (`getxattr` from the addon) and says `1` → delegated;
+ *   1. the xattr reader (getxattr(2) from the addon, by default) says `1` → delegated;
  *   2. we are not root and own the directory and can write `cgroup.procs` and
- *      `cgroup.subtree_control` → delegated (only systemd's delegation produces that);
- *   3. otherwise: unknown.
+ *      `cgroup.subtree_control` → delegated (only systemd's delegation produces that; it also
+ *      covers a systemd that sets no xattr, and `trusted.*`, which only root can read);
+ *   3. otherwise: not delegated when there is a reader, unknown when there is none.
  * A root below a systemd unit (`*.slice`, `*.service`, `*.scope`, ...) that is provably NOT
  * delegated is refused (`cgroup_not_delegated`): systemd may move our processes back or
  * remove our directories. "Unknown" is refused for the default root and, for an explicit
@@ -25,17 +26,52 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CgroupRootSource } from '../model/cgroup-report';
+import { loadNative } from '../native/load';
 import type { CgroupEnv, V1Hierarchy, V2Hierarchy } from './detect';
 
 export type XattrReader = (file: string, name: string) => string | null;
+
+let systemReader: XattrReader | null | undefined;
+
+/**
+ * getxattr(2) through the addon (Node has no xattr API): the value as text, null when absent.
+ * Null (no reader at all) when the addon is not loaded. Errors (ENOENT, EACCES, ENOTSUP) throw.
+ */
+export function systemXattrReader(): XattrReader | null {
+  if (systemReader === undefined) {
+    const loaded = loadNative();
+    systemReader = loaded.available ? (file, name) => loaded.native.getxattr(file, name)?.toString('utf8') ?? null : null;
+  }
+  return systemReader;
+}
+
+/** The attributes systemd sets on a delegated cgroup: as root (system manager), and for user managers. */
+export const DELEGATE_XATTRS = ['trusted.delegate', 'user.delegate'] as const;
+
+/** Which delegate attribute a directory carries with value 1, or null (absent, unreadable, no reader). */
+export function delegateXattrOf(dir: string, reader: XattrReader | null = systemXattrReader()): (typeof DELEGATE_XATTRS)[number] | null {
+  if (reader === null) return null;
+  for (const name of DELEGATE_XATTRS) {
+    try {
+      const v = reader(dir, name);
+      if (v !== null && v.trim() === '1') return name;
+    } catch {
+      /* ENOENT/EACCES/ENOTSUP: look at the next one */
+    }
+  }
+  return null;
+}
 
 export type Delegation = 'yes' | 'no' | 'unknown';
 
 export interface RootOptions {
   /** `--cgroup-root`: absolute path inside a cgroup mount. */
   cgroupRoot?: string;
-  /** Reads an extended attribute (the addon's getxattr when it has one). */
-  getxattr?: XattrReader;
+  /**
+   * Reads an extended attribute. Absent: the addon's getxattr (systemXattrReader), when loaded.
+   * null: no reader (tests of the fallback).
+   */
+  getxattr?: XattrReader | null;
   /** Effective uid (tests). Default process.geteuid(). */
   euid?: number;
 }
@@ -65,28 +101,22 @@ export function unitOf(cgroupPath: string): string | undefined {
 
 /** Is this cgroup directory delegated to us? See the module comment. */
 export function delegationOf(dir: string, opts: RootOptions = {}): Delegation {
-  if (opts.getxattr) {
-    for (const name of ['trusted.delegate', 'user.delegate']) {
-      try {
-        const v = opts.getxattr(dir, name);
-        if (v !== null && v.trim() === '1') return 'yes';
-      } catch {
-        /* ENODATA/EPERM: look at the next one */
-      }
-    }
-    return 'no';
-  }
+  const reader = opts.getxattr === undefined ? systemXattrReader() : opts.getxattr;
+  if (delegateXattrOf(dir, reader) !== null) return 'yes';
   const euid = opts.euid ?? process.geteuid?.() ?? 0;
-  if (euid === 0) return 'unknown';
-  try {
-    const st = fs.statSync(dir);
-    if (st.uid !== euid) return 'unknown';
-    fs.accessSync(path.join(dir, 'cgroup.procs'), fs.constants.W_OK);
-    fs.accessSync(path.join(dir, 'cgroup.subtree_control'), fs.constants.W_OK);
-    return 'yes';
-  } catch {
-    return 'unknown';
+  if (euid !== 0) {
+    try {
+      const st = fs.statSync(dir);
+      if (st.uid === euid) {
+        fs.accessSync(path.join(dir, 'cgroup.procs'), fs.constants.W_OK);
+        fs.accessSync(path.join(dir, 'cgroup.subtree_control'), fs.constants.W_OK);
+        return 'yes';
+      }
+    } catch {
+      /* not ours */
+    }
   }
+  return reader === null ? 'unknown' : 'no';
 }
 
 /**
@@ -177,4 +207,50 @@ function checkSystemd(env: CgroupEnv, plan: RootPlan, opts: RootOptions, explici
     warnings.push(`${d} is inside systemd unit ${path.basename(unit)}; delegation could not be verified (no xattr reader): systemd may move or remove what we create there`);
   }
   return { ...plan, warnings };
+}
+
+/** One delegated cgroup on the way from a mount to our own cgroup, as `ffrtmp doctor` shows it. */
+export interface DelegatedUnit {
+  /** The cgroup directory (`/sys/fs/cgroup/system.slice/ffrtmp-agent.service`). */
+  readonly dir: string;
+  /** Its systemd unit name, when it is one (`ffrtmp-agent.service`, `user@1000.service`). */
+  readonly unit: string | null;
+  /** Which attribute said so. */
+  readonly xattr: (typeof DELEGATE_XATTRS)[number];
+  /** `cgroup.controllers` of the directory: what it may hand down. */
+  readonly controllers: readonly string[];
+  /** Owner of the directory (systemd chowns it to the unit's User=). */
+  readonly ownerUid: number | null;
+}
+
+/**
+ * The delegated cgroups from `mountPoint` down to `dir` (inclusive), outermost first: for a
+ * process in `user@1000.service/app.slice/x.scope` both `user@1000.service` and `x.scope` when
+ * both are delegated. Read-only (stat, getxattr, one read per directory).
+ */
+export function delegatedAncestors(mountPoint: string, dir: string, reader: XattrReader | null = systemXattrReader()): DelegatedUnit[] {
+  const rel = path.relative(mountPoint, dir);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return [];
+  const parts = rel === '' ? [] : rel.split(path.sep);
+  const out: DelegatedUnit[] = [];
+  for (let i = 1; i <= parts.length; i++) {
+    const d = path.join(mountPoint, ...parts.slice(0, i));
+    const xattr = delegateXattrOf(d, reader);
+    if (xattr === null) continue;
+    let controllers: string[] = [];
+    let ownerUid: number | null = null;
+    try {
+      controllers = fs.readFileSync(path.join(d, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      /* v1 has no cgroup.controllers */
+    }
+    try {
+      ownerUid = fs.statSync(d).uid;
+    } catch {
+      /* gone */
+    }
+    const name = parts[i - 1]!;
+    out.push({ dir: d, unit: UNIT_RE.test(name) ? name : null, xattr, controllers, ownerUid });
+  }
+  return out;
 }

@@ -36,7 +36,7 @@ export interface GovernanceOptions {
   enabled?: boolean;
   /** Detection result (tests, or a caller that detected once for many jobs). */
   env?: CgroupEnv;
-  getxattr?: XattrReader;
+  getxattr?: XattrReader | null;
 }
 
 /**

@@ -327,4 +327,11 @@ export interface NativeBinding {
   procEventsSetTargets(id: number, targets: string[]): boolean;
   /** The counters of an open connector (cumulative since it opened); `null` when `id` is not open. */
   procEventsStats(id: number): NativeProcEventsStats | null;
+  /**
+   * getxattr(2): the value of extended attribute `name` of `path` (symlinks followed), as bytes;
+   * `null` when the file has no such attribute (ENODATA: an answer, not an error). Throws
+   * `{ errno, syscall: 'getxattr', path }` for anything else (ENOENT, EACCES, ENOTSUP, ...).
+   * Reading `trusted.*` needs CAP_SYS_ADMIN: without it the kernel answers ENODATA (null).
+   */
+  getxattr(path: string, name: string): Buffer | null;
 }

@@ -39,6 +39,7 @@ const EXPECTED_FUNCTIONS: ReadonlyArray<keyof NativeBinding> = [
   'procEventsClose',
   'procEventsSetTargets',
   'procEventsStats',
+  'getxattr',
 ];
 
 let cached: NativeLoadResult | undefined;

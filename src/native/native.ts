@@ -73,6 +73,8 @@ export interface Native {
   procEventsClose(id: number): void;
   procEventsSetTargets(id: number, targets: string[]): boolean;
   procEventsStats(id: number): NativeProcEventsStats | null;
+  /** getxattr(2) (binding.ts): the bytes, or null when absent; SystemError otherwise. */
+  getxattr(path: string, name: string): Buffer | null;
 }
 
 const DISPATCH = Symbol.for('ffrtmp.native.dispatch');
@@ -120,6 +122,7 @@ export function createNative(raw: NativeBinding): Native {
     procEventsClose: (id) => call(() => raw.procEventsClose(id)),
     procEventsSetTargets: (id, targets) => call(() => raw.procEventsSetTargets(id, targets)),
     procEventsStats: (id) => call(() => raw.procEventsStats(id)),
+    getxattr: (path, name) => call(() => raw.getxattr(path, name)),
     ensureWatcher: () => {
       dispatcher(raw);
     },

@@ -96,7 +96,7 @@ describe('where job cgroups live', () => {
   it('--cgroup-root inside a systemd unit that is not delegated is refused; unknown delegation is a warning', () => {
     const flag = '/sys/fs/cgroup/system.slice/other.service/jobs';
     expect(planRoots(v2env(), { cgroupRoot: flag, getxattr: () => null }).refused?.reason).toBe('cgroup_not_delegated');
-    const unknown = planRoots(v2env(), { cgroupRoot: flag, euid: 0 });
+    const unknown = planRoots(v2env(), { cgroupRoot: flag, euid: 0, getxattr: null });
     expect(unknown.refused).toBeNull();
     expect(unknown.warnings.join()).toMatch(/could not be verified/);
     expect(enclosingUnitDir('/sys/fs/cgroup', flag)).toBe('/sys/fs/cgroup/system.slice/other.service');

@@ -117,6 +117,7 @@ describe('loadNative', () => {
       [
         'capabilities',
         'closeFd',
+        'getxattr',
         'keeperGo',
         'pidfdGetExitInfo',
         'pidfdOpen',
@@ -178,7 +179,7 @@ describe.skipIf(nativeDisabled)('native basics', () => {
     expect(err).toMatchObject({ code: 'ESRCH', errno: -3, syscall: 'pidfd_open' });
     expect(Object.keys(o).sort()).toEqual(
       [
-        'capabilities', 'closeFd', 'ensureWatcher', 'keeperGo', 'pidfdGetExitInfo', 'pidfdOpen', 'procEventsClose', 'procEventsOpen',
+        'capabilities', 'closeFd', 'ensureWatcher', 'getxattr', 'keeperGo', 'pidfdGetExitInfo', 'pidfdOpen', 'procEventsClose', 'procEventsOpen',
         'procEventsSetTargets', 'procEventsStats', 'spawn', 'subscribe', 'waitidPidfd', 'watchCount',
       ].sort(),
     );
