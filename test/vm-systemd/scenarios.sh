@@ -34,8 +34,8 @@ ok() { echo "ok   [$SCEN] $*"; }
 fail() {
   echo "FAIL [$SCEN] $*" >&2
   {
-    echo "---- systemctl status ffrtmp-*"; systemctl status --no-pager 'ffrtmp-*' 2>&1 | head -60
-    echo "---- journalctl -u ffrtmp-*"; journalctl --no-pager -o short-monotonic -u 'ffrtmp-*' 2>&1 | tail -80
+    echo "---- systemctl status ffrtmp-{agent,watch,serve}"; systemctl status --no-pager -n 5 ffrtmp-agent ffrtmp-watch ffrtmp-serve 2>&1 | head -50
+    echo "---- journalctl -u ffrtmp-{agent,watch,serve}"; journalctl --no-pager -o short-monotonic -u ffrtmp-agent -u ffrtmp-watch -u ffrtmp-serve 2>&1 | tail -40
   } >&2
   exit 1
 }
@@ -65,7 +65,8 @@ started_of() { cat "$STATE"/journal*.jsonl 2>/dev/null | jq -c --arg j "$1" 'sel
 metric_sum() { # sum of a metric's samples (all label sets) at a /metrics URL; 0 when absent
   curl -fsS "$1" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%d\n", s }'
 }
-pid_of_marker() { pgrep -f -- "$1" | head -1; }
+# the pid of a workload() (not of the submit whose argv holds the same text)
+pid_of_marker() { pgrep -f -- "^/bin/sh -c while \\[ ! -e $TRIG/${1% }" | head -1; }
 cgroup_of() { sed -n 's/^0:://p' "/proc/$1/cgroup"; }
 main_pid() { systemctl show -P MainPID "$1"; }
 has_result() { [[ $(results_of "$1") -ge 1 ]]; }
@@ -144,17 +145,18 @@ if scenario 2 "start the units; jobs through the agent, in its delegated subtree
   check "ffrtmp-serve is active" wait_until 60 active ffrtmp-serve
   check "the agent answers on 127.0.0.1:9092" wait_until 120 listening http://127.0.0.1:9092/health
   check "serve answers on 127.0.0.1:9090" wait_until 120 listening "$SERVE_METRICS"
-  apid=$(main_pid ffrtmp-agent)
-  acg=$(cgroup_of "$apid")
-  say "agent pid $apid in $acg; the unit's cgroup.subtree_control: [$(cat /sys/fs/cgroup/system.slice/ffrtmp-agent.service/cgroup.subtree_control)]"
-  check "the agent moved itself into a leaf below its unit's cgroup ($acg)" bash -c "[[ '$acg' == /system.slice/ffrtmp-agent.service/?* ]]"
-  check "the agent unit's own cgroup holds no process" test -z "$(cat /sys/fs/cgroup/system.slice/ffrtmp-agent.service/cgroup.procs)"
   before=$(metric_sum "$SERVE_METRICS" ffrtmp_jobs_total)
   for j in s2-a s2-b; do
     ffrtmp submit --redis "$REDIS" --queue transcode --job-id "$j" --wrapper --memory-max 96M --cpu-quota 50 --wait \
       -- /bin/sh -c "$(workload "$j" 0)" >"/var/tmp/$j.out" 2>&1 &
     BG+=("$!"); declare "sub_$j=$!"
   done
+  wait_until 120 pid_of_marker "go-s2-a " >/dev/null || fail "the workload of s2-a never started"
+  apid=$(main_pid ffrtmp-agent)
+  acg=$(cgroup_of "$apid")
+  say "agent pid $apid in $acg; the unit's cgroup.subtree_control: [$(cat /sys/fs/cgroup/system.slice/ffrtmp-agent.service/cgroup.subtree_control)]"
+  check "the agent moved itself into a leaf below its unit's cgroup ($acg)" bash -c "[[ '$acg' == /system.slice/ffrtmp-agent.service/?* ]]"
+  check "the agent unit's own cgroup holds no process" test -z "$(cat /sys/fs/cgroup/system.slice/ffrtmp-agent.service/cgroup.procs)"
   for j in s2-a s2-b; do
     wait_until 120 pid_of_marker "go-$j " >/dev/null || fail "the workload of $j never started"
     pid=$(pid_of_marker "go-$j ")
