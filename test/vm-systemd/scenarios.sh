@@ -45,10 +45,21 @@ wait_until() {
   local end=$((SECONDS + $1)); shift
   until "$@" 2>/dev/null; do ((SECONDS < end)) || return 1; sleep 0.25; done
 }
-PASSED="1" FAILED=""
+PASSED="1" FAILED="" XFAILED=""
+# Scenarios known to fail, named by the caller (FFRTMP_SD_XFAIL="3 4", each with its reason in
+# test/vm-systemd/ci.sh and docs/vm-tests.md): their failure is reported as XFAIL and does not fail the
+# run; their passing does (XPASS: take them off the list).
+XFAIL=" ${FFRTMP_SD_XFAIL:-} "
 # record STATUS: the outcome of the scenario that just ran (in a subshell: a FAIL ends only it)
 record() {
-  if [[ $1 -eq 0 ]]; then PASSED="$PASSED $SCEN"; else FAILED="$FAILED $SCEN"; touch "$TRIG/go-all"; sleep 1; rm -f "$TRIG/go-all"; fi
+  if [[ $1 -eq 0 ]]; then
+    if [[ $XFAIL == *" $SCEN "* ]]; then FAILED="$FAILED $SCEN(XPASS:expected-to-fail)"; echo "XPASS [$SCEN] passed although listed in FFRTMP_SD_XFAIL: take it off the list" >&2
+    else PASSED="$PASSED $SCEN"; fi
+  else
+    if [[ $XFAIL == *" $SCEN "* ]]; then XFAILED="$XFAILED $SCEN"; echo "XFAIL [$SCEN] failed as known (FFRTMP_SD_XFAIL)" >&2
+    else FAILED="$FAILED $SCEN"; fi
+    touch "$TRIG/go-all"; sleep 1; rm -f "$TRIG/go-all"
+  fi
 }
 scenario() { SCEN=$1; echo; echo "== scenario $1: $2 (+$((SECONDS - T0))s)"; [[ $ONLY == *" $1 "* ]]; }
 cleanup() { local p; for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done; }
@@ -79,6 +90,10 @@ results_of_pid() { cat "$STATE"/journal*.jsonl 2>/dev/null | jq -c --argjson p "
 export -f results_of result_field metric_sum results_of_pid
 export STATE
 
+# What the submit of a job said and what the queue holds for it (on a failure).
+submitted() {
+  { echo "---- ffrtmp submit of $1:"; cat "/var/tmp/$1.out"; echo "---- redis bull:transcode:$1:"; redis-cli --raw hgetall "bull:transcode:$1"; } >&2 2>/dev/null
+}
 mkdir -p "$TRIG"
 # A workload that waits for its trigger file, then exits with the given status.
 workload() { echo "while [ ! -e $TRIG/go-$1 ] && [ ! -e $TRIG/go-all ]; do sleep 0.2; done; exit $2"; }
@@ -111,7 +126,7 @@ export npm_config_cache=/var/tmp/npm-cache npm_config_offline=true
 t=$SECONDS
 bash /var/tmp/pkg/package/deployment/install-edge.sh --tarball "$TGZ" >/var/tmp/install.log 2>&1 \
   || { tail -40 /var/tmp/install.log >&2; fail "install-edge.sh --tarball exited $?"; }
-say "install-edge.sh took $((SECONDS - t)) s (npm install offline, the addon and the keeper built in the guest)"
+say "install-edge.sh took $((SECONDS - t)) s (its npm install, offline from the cache)"
 check "ffrtmp is on PATH (/usr/local/bin/ffrtmp -> /opt/ffrtmp)" bash -c '[[ $(readlink -f /usr/local/bin/ffrtmp) == /opt/ffrtmp/* ]]'
 for u in ffrtmp-agent ffrtmp-watch ffrtmp-serve; do
   check "$u.service installed" test -f "/etc/systemd/system/$u.service"
@@ -147,18 +162,18 @@ if scenario 2 "start the units; jobs through the agent, in its delegated subtree
   check "serve answers on 127.0.0.1:9090" wait_until 120 listening "$SERVE_METRICS"
   before=$(metric_sum "$SERVE_METRICS" ffrtmp_jobs_total)
   for j in s2-a s2-b; do
-    ffrtmp submit --redis "$REDIS" --queue transcode --job-id "$j" --wrapper --memory-max 96M --cpu-quota 50 --wait \
+    ffrtmp submit --redis "$REDIS" --connect-timeout 120000 --queue transcode --job-id "$j" --wrapper --memory-max 96M --cpu-quota 50 --wait \
       -- /bin/sh -c "$(workload "$j" 0)" >"/var/tmp/$j.out" 2>&1 &
     BG+=("$!"); declare "sub_$j=$!"
   done
-  wait_until 120 pid_of_marker "go-s2-a " >/dev/null || fail "the workload of s2-a never started"
+  wait_until 300 pid_of_marker "go-s2-a " >/dev/null || { submitted s2-a; fail "the workload of s2-a never started"; }
   apid=$(main_pid ffrtmp-agent)
   acg=$(cgroup_of "$apid")
   say "agent pid $apid in $acg; the unit's cgroup.subtree_control: [$(cat /sys/fs/cgroup/system.slice/ffrtmp-agent.service/cgroup.subtree_control)]"
   check "the agent moved itself into a leaf below its unit's cgroup ($acg)" bash -c "[[ '$acg' == /system.slice/ffrtmp-agent.service/?* ]]"
   check "the agent unit's own cgroup holds no process" test -z "$(cat /sys/fs/cgroup/system.slice/ffrtmp-agent.service/cgroup.procs)"
   for j in s2-a s2-b; do
-    wait_until 120 pid_of_marker "go-$j " >/dev/null || fail "the workload of $j never started"
+    wait_until 300 pid_of_marker "go-$j " >/dev/null || { submitted "$j"; fail "the workload of $j never started"; }
     pid=$(pid_of_marker "go-$j ")
     cg=$(cgroup_of "$pid"); d=/sys/fs/cgroup$cg
     say "$j: workload pid $pid in $cg"
@@ -187,10 +202,10 @@ if scenario 3 "systemctl restart ffrtmp-agent while a job runs"; then
   (
   trap cleanup EXIT
   active ffrtmp-agent || { systemctl start ffrtmp-serve ffrtmp-agent; wait_until 120 listening http://127.0.0.1:9092/health; }
-  ffrtmp submit --redis "$REDIS" --queue transcode --job-id s3 --wrapper --memory-max 80M --wait \
+  ffrtmp submit --redis "$REDIS" --connect-timeout 120000 --queue transcode --job-id s3 --wrapper --memory-max 80M --wait \
     -- /bin/sh -c "$(workload s3 7)" >/var/tmp/s3.out 2>&1 &
   sub=$!; BG+=("$sub")
-  wait_until 120 pid_of_marker "go-s3 " >/dev/null || fail "the workload of s3 never started"
+  wait_until 300 pid_of_marker "go-s3 " >/dev/null || { submitted s3; fail "the workload of s3 never started"; }
   pid=$(pid_of_marker "go-s3 "); cg=$(cgroup_of "$pid"); ppid=$(ps -o ppid= -p "$pid" | tr -d ' ')
   old=$(main_pid ffrtmp-agent)
   say "s3: workload pid $pid (parent $ppid: $(cat /proc/$ppid/comm)) in $cg; agent pid $old"
@@ -221,12 +236,12 @@ if scenario 4 "systemctl stop then start ffrtmp-watch while discovered streams r
   (
   trap cleanup EXIT
   # A stand-in for ffmpeg: bash under that name (comm, argv[0] and exe are all "ffmpeg").
+  trap 'cleanup; rm -f /usr/local/bin/ffmpeg; systemctl stop ffrtmp-watch' EXIT
   install -m 0755 /bin/bash /usr/local/bin/ffmpeg
   systemctl start ffrtmp-serve ffrtmp-watch || fail "systemctl start ffrtmp-watch failed"
   check "ffrtmp-watch is active" wait_until 60 active ffrtmp-watch
   check "watch answers on 127.0.0.1:9091" wait_until 120 listening http://127.0.0.1:9091/health
   wpid=$(main_pid ffrtmp-watch)
-  check "watch moved itself into a leaf below its unit's cgroup ($(cgroup_of "$wpid"))" bash -c "[[ \$(sed -n 's/^0:://p' /proc/$wpid/cgroup) == /system.slice/ffrtmp-watch.service/?* ]]"
   declare -A SPID=() SCG=()
   for s in s4-a s4-b; do
     (cd / && exec setsid /usr/local/bin/ffmpeg -c "$(workload "$s" 0)" "$s" </dev/null >/dev/null 2>&1) &
@@ -237,6 +252,7 @@ if scenario 4 "systemctl stop then start ffrtmp-watch while discovered streams r
     check "$s (pid $pid) was discovered and put in a job cgroup under ffrtmp-watch.service" \
       wait_until 120 bash -c "[[ \$(sed -n 's/^0:://p' /proc/$pid/cgroup) == /system.slice/ffrtmp-watch.service/?* && \$(sed -n 's/^0:://p' /proc/$pid/cgroup) != \$(sed -n 's/^0:://p' /proc/$wpid/cgroup) ]]"
     SCG[$s]=$(cgroup_of "$pid")
+    [[ $s == s4-b ]] && check "watch moved itself into a leaf below its unit's cgroup ($(cgroup_of "$wpid"))" bash -c "[[ \$(sed -n 's/^0:://p' /proc/$wpid/cgroup) == /system.slice/ffrtmp-watch.service/?* ]]"
     check "$s: memory.max read back = 128M" test "$(cat "/sys/fs/cgroup${SCG[$s]}/memory.max")" = 134217728
   done
   systemctl stop ffrtmp-watch || fail "systemctl stop ffrtmp-watch failed"
@@ -272,6 +288,7 @@ if scenario 5 "a user with a lingering session runs ffrtmp run --memory-max 64M 
   (
   trap cleanup EXIT
   useradd --create-home --shell /bin/bash streamer5 || fail "useradd failed"
+  trap 'cleanup; loginctl disable-linger streamer5; wait_until 60 bash -c "! systemctl is-active --quiet user@$(id -u streamer5).service"; userdel --remove streamer5 2>/dev/null' EXIT
   uid=$(id -u streamer5)
   loginctl enable-linger streamer5 || fail "loginctl enable-linger failed"
   check "user@$uid.service runs (lingering)" wait_until 120 active "user@$uid.service"
@@ -287,9 +304,6 @@ if scenario 5 "a user with a lingering session runs ffrtmp run --memory-max 64M 
   check "memory.max = 64M in the workload's own cgroup" grep -qx "memory.max=67108864" <<<"$out"
   check "its Result says the limits were applied (platform_sla_compliant true)" \
     bash -c 'grep "^{" <<<"$1" | jq -e "select(.job_id == \"u5\") | .platform_sla_compliant == true" >/dev/null' _ "$out"
-  loginctl disable-linger streamer5
-  wait_until 60 bash -c "! systemctl is-active --quiet user@$uid.service"
-  userdel --remove streamer5 2>/dev/null
   )
   record $?
 fi
@@ -319,6 +333,6 @@ if scenario 6 "install-edge.sh --uninstall removes what it installed and nothing
 fi
 
 echo
-echo "scenarios passed: ${PASSED:-none}; failed: ${FAILED:-none} ($((SECONDS - T0)) s)"
+echo "scenarios passed: ${PASSED:-none}; failed: ${FAILED:-none}; known failures (XFAIL): ${XFAILED:-none} ($((SECONDS - T0)) s)"
 [[ -z $FAILED ]] || exit 1
-echo "ALL SCENARIOS PASSED in $((SECONDS - T0)) s"
+echo "ALL SCENARIOS PASSED${XFAILED:+ (but the known failures$XFAILED)} in $((SECONDS - T0)) s"
