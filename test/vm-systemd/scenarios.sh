@@ -161,10 +161,11 @@ if scenario 2 "start the units; jobs through the agent, in its delegated subtree
   check "the agent answers on 127.0.0.1:9092" wait_until 120 listening http://127.0.0.1:9092/health
   check "serve answers on 127.0.0.1:9090" wait_until 120 listening "$SERVE_METRICS"
   before=$(metric_sum "$SERVE_METRICS" ffrtmp_jobs_total)
+  declare -A SUB=()
   for j in s2-a s2-b; do
     ffrtmp submit --redis "$REDIS" --connect-timeout 120000 --queue transcode --job-id "$j" --wrapper --memory-max 96M --cpu-quota 50 --wait \
       -- /bin/sh -c "$(workload "$j" 0)" >"/var/tmp/$j.out" 2>&1 &
-    BG+=("$!"); declare "sub_$j=$!"
+    BG+=("$!"); SUB[$j]=$!
   done
   wait_until 300 pid_of_marker "go-s2-a " >/dev/null || { submitted s2-a; fail "the workload of s2-a never started"; }
   apid=$(main_pid ffrtmp-agent)
@@ -183,7 +184,7 @@ if scenario 2 "start the units; jobs through the agent, in its delegated subtree
     touch "$TRIG/go-$j"
   done
   for j in s2-a s2-b; do
-    sp_var="sub_$j"; sp=${!sp_var}
+    sp=${SUB[$j]}
     wait "$sp"; rc=$?
     check "$j: submit --wait exits 0 ($(tail -1 "/var/tmp/$j.out"))" test "$rc" -eq 0
     check "$j: exactly one Result in the journal, exit 0" one_result_with_exit "$j" 0
