@@ -2,7 +2,7 @@
 # CI entry of the systemd guest suite (called by .ci/run): the deployment proof of issue 12
 # (run-scenarios.sh: install, agent, restarts, watch, a user's delegation, uninstall) in a throwaway
 # qemu guest booting Debian 12 with systemd as PID 1. This workplace's /dev/kvm cannot boot a stock
-# kernel (PVM), so the guest runs under software emulation (FFRTMP_VM_ALLOW_TCG=1): measured 9 min (540 s) to 18 min, depending on the machine's load.
+# kernel (PVM), so the guest runs under software emulation (FFRTMP_VM_ALLOW_TCG=1): measured 4 min (low load) to 18 min (load 10-14).
 # A skip (77) fails under CI=true/CI=1 and is a loud warning elsewhere, as for test/vm.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 125
