@@ -3,10 +3,10 @@
 # its runtime dependencies (the guest has no network), and runs test/vm-systemd/scenarios.sh in the
 # systemd guest (test/vm-systemd/run-in-vm.sh). Exit status: that of run-in-vm.sh (77 = skipped).
 #
-# The tarball gets a prebuild of the addon and the keeper (this host's build/Release, same glibc as the
-# guest's Debian 12), so that the guest's `npm install` does not compile C++ under software emulation
-# (measured: 13 min, against the whole suite's budget of 15). FFRTMP_SD_COMPILE=1 installs the tarball
-# exactly as packed instead: the addon and the keeper are then built in the guest (python3, make, g++).
+# The tarball is the release tarball (`npm pack`, whose prepack check wants current prebuilds for x64
+# and arm64: .ci/run builds them in its ship block, before this suite; `npm run build:prebuilds` by
+# hand), so the guest's `npm install` loads the shipped prebuild and compiles nothing (compiling C++
+# under software emulation took 13 min, the suite's whole budget).
 # Env: FFRTMP_SD_SCENARIOS ("1 2 3 4 5 6", a subset to run), FFRTMP_VM_TIMEOUT (default 1500 s), and
 # those of run-in-vm.sh.
 set -euo pipefail
@@ -18,24 +18,14 @@ log() { echo "[vm-sd] $*" >&2; }
 PACK="$CACHE/sd-pack"
 rm -rf "$PACK"; mkdir -p "$PACK"
 t0=$SECONDS
-(cd "$PROJECT" && npm pack --silent --pack-destination "$PACK" >/dev/null) || { log "npm pack failed"; exit 125; }
+(cd "$PROJECT" && npm pack --silent --pack-destination "$PACK" >/dev/null) || { log "npm pack failed (prebuilds missing or stale? npm run build:prebuilds)"; exit 125; }
 TGZ="$(ls "$PACK"/*.tgz)"
-if [[ ${FFRTMP_SD_COMPILE:-} != 1 ]]; then
-  rel="$PROJECT/build/Release"
-  [[ -f $rel/ffrtmp.node && -x $rel/ffrtmp-keeper ]] || { log "no $rel/ffrtmp.node + ffrtmp-keeper: run npm ci first (or FFRTMP_SD_COMPILE=1)"; exit 125; }
-  work="$(mktemp -d "$PACK/repack.XXXXXX")"
-  tar -xzf "$TGZ" -C "$work"
-  mkdir -p "$work/package/prebuilds/linux-x64"
-  cp "$rel/ffrtmp.node" "$work/package/prebuilds/linux-x64/ffrtmp.napi.glibc.node"
-  cp "$rel/ffrtmp-keeper" "$work/package/prebuilds/linux-x64/ffrtmp-keeper"
-  tar -czf "$TGZ" -C "$work" --owner=0 --group=0 package
-  rm -rf "$work"
-fi
+tar -tzf "$TGZ" | grep -qx 'package/prebuilds/linux-x64/ffrtmp-keeper' || { log "$TGZ has no x64 prebuild"; exit 125; }
 # The dependencies, into a cache the guest's npm reads offline.
 tmp="$(mktemp -d "$PACK/deps.XXXXXX")"
 npm install --silent --prefix "$tmp" --omit=dev --ignore-scripts --no-audit --no-fund --cache "$CACHE/npm-cache" "$TGZ" >/dev/null \
   || { rm -rf "$tmp"; log "npm install (filling the npm cache) failed"; exit 125; }
 rm -rf "$tmp"
-log "packed $(basename "$TGZ")${FFRTMP_SD_COMPILE:+ (no prebuild: compiled in the guest)} and its dependencies in $((SECONDS - t0)) s"
+log "packed $(basename "$TGZ") (with its prebuilds) and its dependencies in $((SECONDS - t0)) s"
 
 exec "$HERE/run-in-vm.sh" --timeout "${FFRTMP_VM_TIMEOUT:-1500}" -- "$HERE/scenarios.sh" "$TGZ" "$CACHE/npm-cache"
