@@ -20,7 +20,8 @@ rm -rf "$PACK"; mkdir -p "$PACK"
 t0=$SECONDS
 (cd "$PROJECT" && npm pack --silent --pack-destination "$PACK" >/dev/null) || { log "npm pack failed (prebuilds missing or stale? npm run build:prebuilds)"; exit 125; }
 TGZ="$(ls "$PACK"/*.tgz)"
-tar -tzf "$TGZ" | grep -qx 'package/prebuilds/linux-x64/ffrtmp-keeper' || { log "$TGZ has no x64 prebuild"; exit 125; }
+entries="$(tar -tzf "$TGZ")"   # not piped into grep -q: under pipefail, tar's SIGPIPE would fail it
+grep -qx 'package/prebuilds/linux-x64/ffrtmp-keeper' <<<"$entries" || { log "$TGZ has no x64 prebuild"; exit 125; }
 # The dependencies, into a cache the guest's npm reads offline.
 tmp="$(mktemp -d "$PACK/deps.XXXXXX")"
 npm install --silent --prefix "$tmp" --omit=dev --ignore-scripts --no-audit --no-fund --cache "$CACHE/npm-cache" "$TGZ" >/dev/null \

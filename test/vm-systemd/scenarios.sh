@@ -164,7 +164,7 @@ default_limits:
 EOF
 
 # ================================================================= 2: agent, limits, metrics
-if scenario 2 "start the units; jobs through the agent, in its delegated subtree, limits read back; /metrics counts them"; then
+if scenario 2 "start the units; jobs through the agent, in their job cgroups (the installer's layout), limits read back; /metrics counts them"; then
   (
   trap cleanup EXIT
   systemctl start ffrtmp-serve ffrtmp-agent || fail "systemctl start ffrtmp-serve ffrtmp-agent failed"
