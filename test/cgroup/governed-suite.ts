@@ -103,6 +103,9 @@ export function governedSuite(name: string, { env, rootFor, instantRuns }: Gover
     }
 
     const cgroupOf = (pid: number): string => fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    /** The job cgroups of one job id (`<job-id>.<run-id>` below the suite's root), in every hierarchy. */
+    const leavesOf = (jobId: string): string[] =>
+      dirsOf(env, rel).flatMap((d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((n) => n.startsWith(`${jobId}.`)).map((n) => path.join(d, n)) : []));
     const leafCount = (): number => dirsOf(env, rel).reduce((n, d) => n + (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).length : 0), 0);
 
     it(`a workload that exits at once under a limit is compliant (${instantRuns} runs per limit flag)`, async () => {
@@ -219,26 +222,36 @@ export function governedSuite(name: string, { env, rootFor, instantRuns }: Gover
       // (sleep 30 &) in a subshell is reparented away from the tree: find it by session (its
       // keeper's, which is in the leaf too, or the workload's own without one).
       const session = started.keeper?.pid ?? started.pid;
-      const inSession = (): number[] => {
-        const all = [started.pid, ...descendants(started.pid)];
-        for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x)).map(Number)) {
-          try {
-            const st = fs.readFileSync(`/proc/${p}/stat`, 'latin1').split(') ')[1]!.split(' ');
-            if (Number(st[3]) === session && !all.includes(p) && p !== started.keeper?.pid) all.push(p);
-          } catch {
-            /* gone */
-          }
+      // The live processes of the session: `/proc/<pid>/stat` fields after the comm are state,
+      // ppid, pgrp, session. An exiting subshell (a zombie, or dying) is not in cgroup.procs on v2:
+      // count only what lives.
+      const stat = (p: number): { comm: string; state: string; session: number } | null => {
+        try {
+          const raw = fs.readFileSync(`/proc/${p}/stat`, 'latin1');
+          const f = raw.slice(raw.lastIndexOf(') ') + 2).split(' ');
+          return { comm: raw.slice(raw.indexOf('(') + 1, raw.lastIndexOf(')')), state: f[0]!, session: Number(f[3]) };
+        } catch {
+          return null; // gone
         }
-        pids.push(...all.filter((p) => !pids.includes(p)));
-        return all;
       };
-      // The shell forks three sleeps, then execs the fourth: wait for all of them (under software
-      // emulation that takes far longer than on the host), not for a fixed time.
+      const sleepsOfSession = (): number[] => {
+        const candidates = new Set([started.pid, ...descendants(started.pid)]);
+        for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x)).map(Number)) if (stat(p)?.session === session) candidates.add(p);
+        candidates.delete(started.keeper?.pid ?? -1);
+        const live = [...candidates].filter((p) => {
+          const st = stat(p);
+          return st !== null && st.comm === 'sleep' && st.state !== 'Z' && st.state !== 'X';
+        });
+        pids.push(...live.filter((p) => !pids.includes(p)));
+        return live;
+      };
+      // The shell forks three sleeps, then execs the fourth: wait until exactly those four live
+      // (under software emulation that takes far longer than on the host), not for a fixed time.
       const all = await waitFor(() => {
-        const now = inSession();
-        return now.length >= 4 && fs.readFileSync(`/proc/${started.pid}/comm`, 'utf8').trim() === 'sleep' && now;
+        const now = sleepsOfSession();
+        return now.length === 4 && now.includes(started.pid) && now;
       }, 20_000);
-      expect(all.length).toBeGreaterThanOrEqual(4);
+      expect(all).toHaveLength(4);
       for (const leaf of started.leaves!) {
         const inside = fs.readFileSync(path.join(leaf, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
         for (const p of all) expect(inside, `${p} in ${leaf}`).toContain(p);
@@ -268,12 +281,11 @@ export function governedSuite(name: string, { env, rootFor, instantRuns }: Gover
         const p = await foreign(['sleep', '30']);
         fs.writeFileSync(path.join(service, 'cgroup.procs'), String(p.pid));
         const before = cgroupOf(p.pid!);
-        const leavesBefore = leafCount();
         const ac = new AbortController();
         const pending = attach({ pids: [p.pid!], jobIds: ['observe-only'], governance: { cgroupRoot: root, env }, signal: ac.signal, recorder: journal.recorder() });
         await sleepMs(300);
         expect(cgroupOf(p.pid!)).toBe(before);
-        expect(leafCount()).toBe(leavesBefore); // no job cgroup was created
+        expect(leavesOf('observe-only')).toEqual([]); // no job cgroup was created
         p.kill('SIGKILL');
         const [r] = await pending;
         expect(r!.platform_sla_reason).toBe('observed_to_completion');
