@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -176,51 +177,133 @@ void CloexecFrom3() {
   _exit(127);
 }
 
-// clone3(CLONE_PIDFD[|CLONE_INTO_CGROUP]) with fork semantics (no CLONE_VM: the child
-// gets a copy-on-write copy and returns from syscall() on its own copy of the stack).
-// Falls back to fork + pidfd_open on ENOSYS (kernel < 5.3) or EPERM (seccomp filters
-// such as older container runtimes) when no cgroup was requested. That fallback is
-// race-free: only the parent can reap its child, and we do not reap before
-// pidfd_open, so the PID cannot be reused in between.
-// Runs `plan` (or _exit(0) when null) in the child. Returns the pid, or -1 with
-// *err/*syscallName set.
+// The child runs on a stack of its own in our memory (CLONE_VM | CLONE_VFORK, below). 64 KiB
+// is far more than ChildMain needs; the lowest page is a guard.
+constexpr size_t kChildStackSize = 64 * 1024;
+
+int ChildEntry(void* plan) {
+  if (plan != nullptr) ChildMain(*static_cast<const ChildPlan*>(plan));
+  _exit(0);
+}
+
+}  // namespace
+}  // namespace ffrtmp
+
+// clone3 with a new stack cannot be called through syscall(2): the child would return into
+// syscall()'s frame on a stack that has none. glibc's own clone3 is not exported (2.36), so, as
+// glibc does in sysdeps/unix/sysv/linux/<arch>/clone3.S: enter the kernel, and in the child call
+// fn(arg) on the new stack and exit(2) with what it returns (it never returns: ChildMain execs or
+// _exits). Returns the child's pid, or -errno.
+extern "C" long ffrtmp_clone3_call(void* args, unsigned long size, int (*fn)(void*), void* arg);
+#if defined(__x86_64__)
+asm(R"(
+  .text
+  .globl ffrtmp_clone3_call
+  .hidden ffrtmp_clone3_call
+  .type ffrtmp_clone3_call, @function
+ffrtmp_clone3_call:
+  movq %rdx, %r8
+  movq %rcx, %r9
+  movl $435, %eax
+  syscall
+  testq %rax, %rax
+  jnz 1f
+  xorl %ebp, %ebp
+  movq %r9, %rdi
+  call *%r8
+  movl %eax, %edi
+  movl $60, %eax
+  syscall
+  hlt
+1:
+  ret
+  .size ffrtmp_clone3_call, .-ffrtmp_clone3_call
+)");
+#elif defined(__aarch64__)
+asm(R"(
+  .text
+  .globl ffrtmp_clone3_call
+  .hidden ffrtmp_clone3_call
+  .type ffrtmp_clone3_call, %function
+ffrtmp_clone3_call:
+  mov x9, x2
+  mov x10, x3
+  mov x8, #435
+  svc #0
+  cbnz x0, 1f
+  mov x29, xzr
+  mov x30, xzr
+  mov x0, x10
+  blr x9
+  mov x8, #93
+  svc #0
+  brk #0
+1:
+  ret
+  .size ffrtmp_clone3_call, .-ffrtmp_clone3_call
+)");
+#else
+extern "C" long ffrtmp_clone3_call(void*, unsigned long, int (*)(void*), void*) { return -ENOSYS; }
+#endif
+
+namespace ffrtmp {
+namespace {
+
+// Creates the child the way glibc's posix_spawn does: CLONE_VM | CLONE_VFORK, on a stack of its
+// own, so nothing of our ~50 MB is copied (a fork copies the page tables, and every page we then
+// write faults to be copied again: milliseconds on every start). We are suspended until the child
+// has exec'd or exited; our other threads run on and never touch its stack. The child only makes
+// system calls (ChildMain) and its signal handlers are its own copy (no CLONE_SIGHAND).
+//
+// clone3(CLONE_PIDFD[|CLONE_INTO_CGROUP]) first. On ENOSYS (kernel < 5.3, some emulators) or EPERM
+// (seccomp filters of older container runtimes), when no cgroup was requested, glibc's clone(2)
+// with the same flags and then pidfd_open. That fallback is race-free: only the parent can reap
+// its child, and we do not reap before pidfd_open, so the PID cannot be reused in between.
+// Runs `plan` (or _exit(0) when null) in the child. Returns the pid, or -1 with *err/*syscallName
+// set.
 pid_t CloneWithPidfd(int cgroupFd, const ChildPlan* plan, int* pidfdOut, bool* viaFork,
                      int* err, const char** syscallName) {
+  void* map = mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (map == MAP_FAILED) {
+    *err = errno;
+    *syscallName = "mmap";
+    return -1;
+  }
+  long pageSize = sysconf(_SC_PAGESIZE);
+  if (pageSize > 0) mprotect(map, static_cast<size_t>(pageSize), PROT_NONE);  // guard; best effort
+  char* stackTop = static_cast<char*>(map) + kChildStackSize;
+
   int pidfd = -1;
   CloneArgs args{};
-  args.flags = CLONE_PIDFD | (cgroupFd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | (cgroupFd >= 0 ? CLONE_INTO_CGROUP : 0);
   args.pidfd = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&pidfd));
   args.exit_signal = SIGCHLD;
+  args.stack = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(map));
+  args.stack_size = kChildStackSize;
   if (cgroupFd >= 0) args.cgroup = static_cast<uint64_t>(cgroupFd);
 
-  // Block every signal across clone so no inherited (Node/libuv) handler can run in
-  // the child before it resets dispositions: libuv's handler would write into the
-  // signal pipe it shares with us. The child unblocks once it is safe.
+  // Block every signal across clone so no inherited (Node/libuv) handler can run in the child
+  // (it shares our memory) before it resets dispositions. The child unblocks once it is safe.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
 
   *viaFork = false;
-  long r = syscall(__NR_clone3, &args, cgroupFd >= 0 ? kCloneArgsSizeVer2 : kCloneArgsSizeVer0);
-  if (r == 0) {
-    if (plan != nullptr) ChildMain(*plan);
-    _exit(0);
-  }
-  int e = errno;
+  long r = ffrtmp_clone3_call(&args, cgroupFd >= 0 ? kCloneArgsSizeVer2 : kCloneArgsSizeVer0, ChildEntry,
+                              const_cast<ChildPlan*>(plan));
+  int e = r < 0 ? static_cast<int>(-r) : 0;
   if (r < 0 && cgroupFd < 0 && (e == ENOSYS || e == EPERM)) {
     *viaFork = true;
-    r = fork();
-    if (r == 0) {
-      if (plan != nullptr) ChildMain(*plan);
-      _exit(0);
-    }
-    e = errno;
+    r = clone(ChildEntry, stackTop, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<ChildPlan*>(plan));
+    e = r < 0 ? errno : 0;
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  // The child has exec'd or exited (CLONE_VFORK): its stack is ours again.
+  munmap(map, kChildStackSize);
 
   if (r < 0) {
     *err = e;
-    *syscallName = *viaFork ? "fork" : "clone3";
+    *syscallName = *viaFork ? "clone" : "clone3";
     return -1;
   }
   pid_t pid = static_cast<pid_t>(r);
