@@ -1001,7 +1001,7 @@ function limitChanges(a: Limits, b: Limits): string[] {
 
 /** `cpu_quota 150%, memory_max 2G`, or `none`. */
 export function formatLimits(l: Limits): string {
-  const parts = limitChanges({}, l).map((s) => s.replace(/ unset → /, ' '));
+  const parts = limitChanges({}, l).map((s) => s.replace(/ unset \u2192 /, ' '));
   return parts.length === 0 ? 'none' : parts.join(', ');
 }
 

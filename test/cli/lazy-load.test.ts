@@ -1,8 +1,14 @@
 /**
  * Each subcommand loads only its own code (and only its own command definition): `run`, `attach`
  * and `jobs` never load the HTTP server (nor http/https/zlib), prom-client, the adoption code or the queue client (bullmq); `doctor` loads no journal; `agent` and
- * `submit` check their command line before they load the queue client. Measured on the built CLI with a
- * preload that records, at exit, every module file in require.cache and every builtin loaded.
+ * `submit` check their command line before they load the queue client.
+ *
+ * Measured on the CLI as shipped: dist/cli/main.js and the bundle it loads (dist/cli/ffrtmp.js,
+ * scripts/bundle-cli.js). A preload records, at exit, every file in require.cache (the bundle, the
+ * addon, and any dependency left outside it: prom-client, bullmq...) and every builtin loaded. Which
+ * of the modules inside the bundle were evaluated is read from V8's coverage (NODE_V8_COVERAGE):
+ * esbuild wraps each module in a function named after its path (`"dist/core/run.js"(exports,
+ * module) {...}`), called on the module's first require(); a count above 0 means it was loaded.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,26 +27,55 @@ fs.writeFileSync(
 );
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function loaded(args: string[]): Promise<{ files: string[]; builtins: string[]; code: number | null }> {
-  const out = path.join(dir, `loaded-${args[0]}-${Math.random().toString(16).slice(2)}.json`);
-  const r = await ffrtmp(args, { env: { NODE_OPTIONS: `--require ${hook}`, LOADED_OUT: out } });
+interface Coverage {
+  result: { url: string; functions: { functionName: string; ranges: { count: number }[] }[] }[];
+}
+
+/** The modules evaluated inside the bundle, as `dist/...` and `node_modules/...` paths. */
+function evaluatedInBundle(coverageDir: string): string[] {
+  const out: string[] = [];
+  for (const f of fs.readdirSync(coverageDir)) {
+    const cov = JSON.parse(fs.readFileSync(path.join(coverageDir, f), 'utf8')) as Coverage;
+    for (const script of cov.result.filter((s) => s.url.endsWith('/dist/cli/ffrtmp.js'))) {
+      for (const fn of script.functions) {
+        if (/^(dist|node_modules)\//.test(fn.functionName) && (fn.ranges[0]?.count ?? 0) > 0) out.push(fn.functionName);
+      }
+    }
+  }
+  return out;
+}
+
+async function loaded(args: string[]): Promise<{ files: string[]; ownFiles: string[]; builtins: string[]; code: number | null }> {
+  const tag = `${args[0]}-${Math.random().toString(16).slice(2)}`;
+  const out = path.join(dir, `loaded-${tag}.json`);
+  const coverage = path.join(dir, `coverage-${tag}`);
+  const r = await ffrtmp(args, { env: { NODE_OPTIONS: `--require ${hook}`, LOADED_OUT: out, NODE_V8_COVERAGE: coverage } });
   const data = JSON.parse(fs.readFileSync(out, 'utf8')) as { files: string[]; builtins: string[] };
-  return { ...data, code: r.code };
+  const ownFiles = data.files.filter((f) => f !== hook && !f.includes('/node_modules/'));
+  return { files: [...data.files, ...evaluatedInBundle(coverage)], ownFiles, builtins: data.builtins, code: r.code };
 }
 
 const rel = (files: string[]) => files.map((f) => f.replace(/^.*\/(dist|node_modules)\//, '$1/'));
 
 describe('subcommand code is loaded only when it runs', () => {
   it('run -- true: no HTTP, no prom-client, no visibility, no adoption', async () => {
-    const { files, builtins, code } = await loaded(['run', '--', 'true']);
+    const { files, ownFiles, builtins, code } = await loaded(['run', '--', 'true']);
     expect(code).toBe(0);
+    // The bundle: three files of ours and the addon, not the ~80 module files tsc emits.
+    expect(rel(ownFiles).map((x) => x.replace(/^.*\/(build|prebuilds)\//, '$1/'))).toEqual([
+      'dist/cli/main.js',
+      'dist/cli/compile-cache.js',
+      'dist/cli/ffrtmp.js',
+      expect.stringMatching(/^(build\/Release\/ffrtmp\.node|prebuilds\/linux-\w+\/ffrtmp\.glibc\.node)$/),
+    ]);
     const f = rel(files);
     expect(f).toContain('dist/core/run.js');
     expect(f.filter((x) => /prom-client|yaml|bullmq|ioredis|dist\/agent\/|dist\/visibility\/(server|metrics)|dist\/recover\/|dist\/watch\/|dist\/cli\/actions\/(serve|jobs|recover|doctor|attach|watch|agent|submit)/.test(x))).toEqual([]);
-    // Only the run command's definition (src/cli/program.ts), and child_process only through commander.
+    // Only the run command's definition (src/cli/program.ts).
     expect(f.filter((x) => /dist\/cli\/commands\//.test(x))).toEqual(['dist/cli/commands/run.js']);
-    // (`net` is Node's own, for stdio pipes: not ours to avoid.)
-    expect(builtins.filter((b) => /^(http|https|zlib|tls)$/.test(b))).toEqual([]);
+    // No child_process: neither the polling fallback's (required when it spawns) nor commander's
+    // (made lazy by scripts/bundle-cli.js). (`net` is Node's own, for stdio pipes: not ours to avoid.)
+    expect(builtins.filter((b) => /^(http|https|zlib|tls|child_process)$/.test(b))).toEqual([]);
   });
 
   it('attach: the same', async () => {
@@ -51,7 +86,7 @@ describe('subcommand code is loaded only when it runs', () => {
       expect(f).toContain('dist/core/attach.js');
       expect(f.filter((x) => /prom-client|yaml|bullmq|ioredis|dist\/agent\/|dist\/visibility\/(server|metrics)|dist\/recover\/|dist\/watch\/|dist\/cli\/actions\/(serve|run|jobs|watch)/.test(x))).toEqual([]);
       expect(f.filter((x) => /dist\/cli\/commands\//.test(x))).toEqual(['dist/cli/commands/attach.js']);
-      expect(builtins.filter((b) => /^(http|https|zlib|tls)$/.test(b))).toEqual([]);
+      expect(builtins.filter((b) => /^(http|https|zlib|tls|child_process)$/.test(b))).toEqual([]);
     } finally {
       killQuietly(target.pid);
     }

@@ -54,7 +54,7 @@ describe('the tarball', () => {
       expect(paths).toContain(`prebuilds/linux-${arch}/ffrtmp-keeper`);
       expect(mode(`prebuilds/linux-${arch}/ffrtmp-keeper`) & 0o111).toBe(0o111);
     }
-    for (const f of ['package.json', 'README.md', 'binding.gyp', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js']) expect(paths).toContain(f);
+    for (const f of ['package.json', 'README.md', 'binding.gyp', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/cli/ffrtmp.js']) expect(paths).toContain(f);
     // what a node installs from the version it runs (docs/edge-deployment.md): the installer, units, env examples
     expect(paths.filter((p) => p.startsWith('deployment/')).sort()).toEqual(
       execFileSync('git', ['ls-files', 'deployment'], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').filter((p) => !/\.test\./.test(p)).sort(),
