@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { errorExitCode, EXIT } from './exit-codes';
 import { createProgram } from './program';
 import { configureErrors } from './usage-line';
+import { stderr } from './stdio';
 
 /**
  * The CLI proper (src/cli/main.ts loads it). Maps what the commands throw to messages and exit statuses; nothing
@@ -26,8 +27,8 @@ function report(err: unknown): number {
     return err.exitCode === 0 ? 0 : EXIT.USAGE;
   }
   const status = errorExitCode(err);
-  if (status === EXIT.PLATFORM) process.stderr.write(`ffrtmp: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-  else process.stderr.write(`ffrtmp: ${(err as Error).message}\n`);
+  if (status === EXIT.PLATFORM) stderr.write(`ffrtmp: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  else stderr.write(`ffrtmp: ${(err as Error).message}\n`);
   return status;
 }
 

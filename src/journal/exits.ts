@@ -5,10 +5,9 @@
  * once the run's Result is durable in the journal (by the wrapper, or by whoever adopted the job),
  * and `recover`'s sweep removes those a crash left behind.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RUN_ID_PATTERN } from '../model/run-id';
-import { makeDirs, readdirOrEmpty } from './files';
+import { makeDirs, readdirOrEmpty, removeFile } from './files';
 
 const DIR_MODE = 0o750;
 const EXIT_FILE = /^([0-9a-f]{16})\.json(\.tmp)?$/;
@@ -32,7 +31,7 @@ export function prepareExitsDir(stateDir: string): void {
 export function removeExitFile(file: string): void {
   for (const f of [file, `${file}.tmp`]) {
     try {
-      fs.rmSync(f, { force: true });
+      removeFile(f);
     } catch {
       /* the sweep tries again */
     }

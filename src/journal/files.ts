@@ -77,3 +77,15 @@ export function readdirOrEmpty(dir: string): string[] {
     throw err;
   }
 }
+
+/**
+ * Removes a file; a missing one is fine. `fs.rmSync(f, { force: true })` does the same for a file,
+ * through much more JavaScript (it is rimraf), and it sat on every run's path.
+ */
+export function removeFile(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}

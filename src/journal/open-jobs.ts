@@ -28,7 +28,7 @@
 import { randomHex } from '../model/random';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeDirs, readdirOrEmpty } from './files';
+import { makeDirs, readdirOrEmpty, removeFile } from './files';
 import { isSameProcessAlive } from './identity';
 import type { JobClaim, OpenJob, ProcessIdentity } from './types';
 
@@ -103,7 +103,7 @@ export class OpenJobs {
     // The marker is written before the entry's identity: an entry still without one is that window.
     const same = e !== null && (e.identity === null || (e.identity.pid === id.pid && e.identity.start_time_ticks === id.start_time_ticks));
     if (e === null || !same) {
-      fs.rmSync(marker, { force: true });
+      removeFile(marker);
       return null;
     }
     const effective: OpenJobEntry = e.identity === null ? { ...e, identity: id } : e;
@@ -135,7 +135,7 @@ export class OpenJobs {
     try {
       fs.renameSync(tmp, this.file(e.run_id));
     } catch (err) {
-      fs.rmSync(tmp, { force: true });
+      removeFile(tmp);
       throw err;
     }
   }
@@ -194,7 +194,7 @@ export class OpenJobs {
         if (ours.has(runId)) continue;
         const e = this.read(runId);
         if (e === null) {
-          fs.rmSync(this.marker(jobId, runId), { force: true }); // its entry is gone: a crash between the two
+          removeFile(this.marker(jobId, runId)); // its entry is gone: a crash between the two
           continue;
         }
         if (!isOpen(e)) continue;
@@ -242,7 +242,7 @@ export class OpenJobs {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       } finally {
-        fs.rmSync(tmp, { force: true });
+        removeFile(tmp);
       }
       const owner = this.ownerOf(id); // removes a stale marker
       if (owner !== null && owner.run_id !== runId) return owner;

@@ -9,15 +9,12 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 
+import { resolveAddonPath } from './addon-path';
 import { KEEPER_NAME, KEEPER_PROTOCOL } from './keeper-protocol';
 
 export const KEEPER_ENV = 'FFRTMP_KEEPER';
 
 export type KeeperLocation = { readonly available: true; readonly path: string } | { readonly available: false; readonly why: string };
-
-const PACKAGE_ROOT = join(__dirname, '..', '..');
-
-type Resolver = { resolve(dir: string): string };
 
 let cached: { key: string; location: KeeperLocation } | undefined;
 
@@ -40,7 +37,7 @@ function locate(fromEnv: string | undefined): KeeperLocation {
   if (process.platform !== 'linux') return { available: false, why: `the keeper is Linux-only (platform=${process.platform})` };
   let addon: string;
   try {
-    addon = (require('node-gyp-build') as Resolver).resolve(PACKAGE_ROOT);
+    addon = resolveAddonPath();
   } catch (e) {
     return { available: false, why: `no native build, so no keeper: ${(e as Error).message.split('\n')[0]}` };
   }

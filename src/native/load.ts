@@ -8,20 +8,13 @@
  * this module never throws and never loads anything; the first call loads, later calls
  * return the same answer.
  */
-import { join } from 'node:path';
-
+import { PACKAGE_ROOT, resolveAddonPath } from './addon-path';
 import type { NativeBinding } from './binding';
 import { createNative, type Native } from './native';
 
 export type NativeLoadResult =
   | { available: true; native: Native }
   | { available: false; reason: string };
-
-/** `node-gyp-build` ships no types; this is the one function we use. */
-type NodeGypBuild = (dir: string) => unknown;
-
-/** Package root: this file is `src/native/load.ts` in dev and `dist/native/load.js` when built. */
-const PACKAGE_ROOT = join(__dirname, '..', '..');
 
 const EXPECTED_FUNCTIONS: ReadonlyArray<keyof NativeBinding> = [
   'pidfdOpen',
@@ -66,8 +59,7 @@ function load(): NativeLoadResult {
   }
   let raw: unknown;
   try {
-    const nodeGypBuild = require('node-gyp-build') as NodeGypBuild;
-    raw = nodeGypBuild(PACKAGE_ROOT);
+    raw = require(resolveAddonPath());
   } catch (e) {
     if (isNotFound(e)) return { available: false, reason: e.message.trim() };
     throw e;

@@ -1,4 +1,3 @@
-import { spawn as spawnChild } from 'node:child_process';
 import { closeSync, constants as fsc, openSync, writeSync } from 'node:fs';
 import { fromNodeExit } from '../model/exit-status';
 import { UNKNOWN_EXIT } from '../model/result';
@@ -55,6 +54,9 @@ export class PollingObserver implements ExitObserver {
   }
 
   async spawn(req: SpawnRequest): Promise<SpawnedChild> {
+    // Loaded here, not at the top: this module is loaded on every start (src/observer/select.ts),
+    // and node:child_process (with net and streams) was the largest single cost of a pidfd start.
+    const { spawn: spawnChild } = require('node:child_process') as typeof import('node:child_process');
     const child = spawnChild(req.command, [...req.args], {
       cwd: req.cwd ?? undefined,
       env: req.env,

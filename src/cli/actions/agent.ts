@@ -11,6 +11,7 @@ import { openJournal } from '../journal';
 import type { LogFormat } from '../options';
 import { formatEvent } from '../output';
 import { onDetachSignals } from '../signals';
+import { stderr } from '../stdio';
 
 export interface AgentCliOptions {
   redis?: string;
@@ -78,7 +79,7 @@ function settings(opts: AgentCliOptions): { redis: string; queues: string[]; cap
 export async function action(opts: AgentCliOptions): Promise<number> {
   const fmt = opts.logFormat;
   const say = (event: string, text: string, fields: Record<string, unknown> = {}): void => {
-    process.stderr.write(`${formatEvent(fmt, event, text, fields)}\n`);
+    stderr.write(`${formatEvent(fmt, event, text, fields)}\n`);
   };
   const s = settings(opts);
   const journal = openJournal(opts.stateDir, 'write');
@@ -102,9 +103,9 @@ export async function action(opts: AgentCliOptions): Promise<number> {
       case 'finished': {
         const line = isLegacy(e.outcome) ? legacyLine(e.outcome) : summaryLine(e.outcome);
         if (fmt === 'json') {
-          process.stderr.write(`${JSON.stringify({ event: 'job_result', ...e.outcome, summary: line, queue: e.queue, queue_job_id: e.queue_job_id, queue_state: e.queue_state, adopted: e.adopted })}\n`);
+          stderr.write(`${JSON.stringify({ event: 'job_result', ...e.outcome, summary: line, queue: e.queue, queue_job_id: e.queue_job_id, queue_state: e.queue_state, adopted: e.adopted })}\n`);
         } else {
-          process.stderr.write(`${line}\n`);
+          stderr.write(`${line}\n`);
         }
         if (e.queue_state === 'attached') {
           say('result_attached', `job ${e.job_id} (${where(e)}): the queue had failed it meanwhile (its lock was lost); its Result is attached to the job's logs`, { job_id: e.job_id, queue: e.queue, queue_job_id: e.queue_job_id });
@@ -220,12 +221,12 @@ export async function action(opts: AgentCliOptions): Promise<number> {
     signal: detach.signal,
     onOutcome: (o) => {
       if (o.kind !== 'skipped' && agent.resultRecorded(o.orphan.run_id, o.result)) return; // the agent prints it
-      process.stderr.write(`${renderOutcome(o, fmt)}\n`);
+      stderr.write(`${renderOutcome(o, fmt)}\n`);
     },
   }).then(
     (report) => {
       const line = report.swept === null ? null : sweptLine(report.swept, fmt);
-      if (line !== null) process.stderr.write(`${line}\n`);
+      if (line !== null) stderr.write(`${line}\n`);
     },
     (err: unknown) => say('recover_failed', `adopting earlier workloads failed: ${String(err)}`),
   );

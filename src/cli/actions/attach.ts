@@ -6,6 +6,7 @@ import type { CgroupFlagValues, LogFormat } from '../options';
 import type { StartedRecord } from '../../journal/types';
 import { detachNote, formatSummary, movedNote, resultJson } from '../output';
 import { onDetachSignals } from '../signals';
+import { stderr, stdout } from '../stdio';
 
 export interface AttachOptions extends CgroupFlagValues {
   pid: number[];
@@ -22,7 +23,7 @@ export async function action(opts: AttachOptions): Promise<number> {
   // (attach() checks again; nothing is opened before it).
   validateAttachSpec({ pids: opts.pid, jobIds: opts.jobId, intent: opts.intent, governance });
   const journal = openJournal(opts.stateDir, 'write');
-  for (const line of limitWarningLines(governance)) process.stderr.write(`${line}\n`);
+  for (const line of limitWarningLines(governance)) stderr.write(`${line}\n`);
   const recorder = journal.recorder();
   const detach = onDetachSignals();
   const started: StartedRecord[] = [];
@@ -39,20 +40,20 @@ export async function action(opts: AttachOptions): Promise<number> {
         started.push(s);
         if (started.length !== opts.pid.length) return;
         const note = movedNote(started);
-        if (note !== null) process.stderr.write(`${note}\n`);
+        if (note !== null) stderr.write(`${note}\n`);
       },
       onResult: (r) => {
-        process.stderr.write(`${formatSummary(r, opts.logFormat)}\n`);
-        for (const line of notPersistedLines(recorder, journal, [r.job_id])) process.stderr.write(`${line}\n`);
-        if (opts.json) process.stdout.write(`${resultJson(r)}\n`);
+        stderr.write(`${formatSummary(r, opts.logFormat)}\n`);
+        for (const line of notPersistedLines(recorder, journal, [r.job_id])) stderr.write(`${line}\n`);
+        if (opts.json) stdout.write(`${resultJson(r)}\n`);
       },
       // The detach line of each job; no JSON Result: the job is not over (docs/results.md).
       onDetached: (r) => {
         detached++;
-        process.stderr.write(`${formatSummary(r, opts.logFormat)}\n`);
+        stderr.write(`${formatSummary(r, opts.logFormat)}\n`);
       },
     });
-    if (detached > 0) process.stderr.write(`${detachNote(detached)}\n`);
+    if (detached > 0) stderr.write(`${detachNote(detached)}\n`);
     return attachExitCode(results, detach.received());
   } finally {
     detach.dispose();

@@ -1,6 +1,7 @@
 import { diagnose, type Diagnosis } from '../../core/doctor';
 import type { CheckSeverity } from '../../model/check';
 import { doctorExitCode } from '../exit-codes';
+import { stdout } from '../stdio';
 
 const MARK: Record<CheckSeverity, string> = { ok: 'ok  ', warning: 'warn', missing: 'MISS' };
 
@@ -23,6 +24,6 @@ export function renderDiagnosis(d: Diagnosis): string {
 
 export async function action(opts: { json?: boolean }): Promise<number> {
   const d = diagnose();
-  process.stdout.write(opts.json ? `${JSON.stringify(d, null, 2)}\n` : renderDiagnosis(d));
+  stdout.write(opts.json ? `${JSON.stringify(d, null, 2)}\n` : renderDiagnosis(d));
   return doctorExitCode(d);
 }

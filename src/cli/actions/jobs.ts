@@ -6,6 +6,7 @@ import { shown } from '../../model/quote';
 import { exitField } from '../../model/summary';
 import { jobsShowExitCode } from '../exit-codes';
 import { openJournal } from '../journal';
+import { stderr, stdout } from '../stdio';
 
 /** A Result as shown to humans and scripts: the journal line without its `type`/`v` envelope. */
 function served(r: ResultJournalRecord): Omit<ResultJournalRecord, 'type' | 'v'> {
@@ -129,41 +130,41 @@ const wholeLife = (id: { pid: number; start_time_ticks: string | null }): boolea
 export async function listAction(opts: { stateDir?: string; limit: number; json?: boolean } & JobsFilter): Promise<number> {
   const journal = openJournal(opts.stateDir, 'read');
   const { records, problems } = readJournal(journal.dir);
-  for (const p of problems) process.stderr.write(`ffrtmp: journal ${p.file}:${p.line}: ${p.reason}\n`);
+  for (const p of problems) stderr.write(`ffrtmp: journal ${p.file}:${p.line}: ${p.reason}\n`);
   const results = recentMatching(records, opts.limit, opts);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(results.map(served))}\n`);
+    stdout.write(`${JSON.stringify(results.map(served))}\n`);
     return 0;
   }
   const open = openJobStates(records, wholeLife).filter((o) => matchOpen(o, opts)).reverse();
   if (results.length === 0 && open.length === 0) {
-    process.stdout.write(`no jobs${opts.violations || opts.intent !== undefined || opts.since !== undefined ? ' matching the filters' : ''} in ${journal.dir}\n`);
+    stdout.write(`no jobs${opts.violations || opts.intent !== undefined || opts.since !== undefined ? ' matching the filters' : ''} in ${journal.dir}\n`);
     return 0;
   }
-  process.stdout.write(renderJobsTable(results, open));
+  stdout.write(renderJobsTable(results, open));
   const orphans = open.filter((o) => o.state === 'orphaned').length;
-  if (orphans > 0) process.stdout.write(`(${orphans} orphaned: their wrapper is gone; \`ffrtmp recover\` records their end)\n`);
+  if (orphans > 0) stdout.write(`(${orphans} orphaned: their wrapper is gone; \`ffrtmp recover\` records their end)\n`);
   return 0;
 }
 
 export async function showAction(jobId: string, opts: { stateDir?: string }): Promise<number> {
   const journal = openJournal(opts.stateDir, 'read');
   const { records, problems } = readJournal(journal.dir);
-  for (const p of problems) process.stderr.write(`ffrtmp: journal ${p.file}:${p.line}: ${p.reason}\n`);
+  for (const p of problems) stderr.write(`ffrtmp: journal ${p.file}:${p.line}: ${p.reason}\n`);
   const open = openJobStates(records.filter((r) => r.job_id === jobId), wholeLife);
   const current = open[open.length - 1];
   if (current !== undefined) {
     const { type: _t, v: _v, ...started } = current.started;
-    process.stdout.write(`${JSON.stringify({ state: current.state, started, ...(current.detached ? { detached_at: current.detached.detached_at } : {}) }, null, 2)}\n`);
+    stdout.write(`${JSON.stringify({ state: current.state, started, ...(current.detached ? { detached_at: current.detached.detached_at } : {}) }, null, 2)}\n`);
     return jobsShowExitCode(true);
   }
   const results = findResults(records, jobId);
   const latest = results[results.length - 1];
   if (latest !== undefined) {
-    process.stdout.write(`${JSON.stringify(served(latest), null, 2)}\n`);
-    if (results.length > 1) process.stderr.write(`ffrtmp: job id ${shown(jobId)} has ${results.length} Results; showing the latest\n`);
+    stdout.write(`${JSON.stringify(served(latest), null, 2)}\n`);
+    if (results.length > 1) stderr.write(`ffrtmp: job id ${shown(jobId)} has ${results.length} Results; showing the latest\n`);
     return jobsShowExitCode(true);
   }
-  process.stderr.write(`ffrtmp: no job ${shown(jobId)} in the journal in ${journal.dir}\n`);
+  stderr.write(`ffrtmp: no job ${shown(jobId)} in the journal in ${journal.dir}\n`);
   return jobsShowExitCode(false);
 }

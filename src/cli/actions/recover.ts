@@ -6,6 +6,7 @@ import { openJournal } from '../journal';
 import type { LogFormat } from '../options';
 import { formatEvent, formatSummary } from '../output';
 import { onDetachSignals } from '../signals';
+import { stderr, stdout } from '../stdio';
 
 /** One stderr line per settled orphan (the summary line when a Result was written). */
 export function renderOutcome(o: AdoptionOutcome, format: LogFormat): string {
@@ -41,10 +42,10 @@ export async function action(opts: { stateDir?: string; dryRun?: boolean; logFor
   const fmt = opts.logFormat;
   if (opts.dryRun) {
     const { inFlight, orphans, problems } = scanOrphans(journal.dir);
-    for (const p of problems) process.stderr.write(`${formatEvent(fmt, 'journal_problem', `journal ${p.file}:${p.line}: ${p.reason}`, { ...p })}\n`);
-    for (const o of orphans) process.stdout.write(`orphan   ${o.job_id} pid=${o.pid} mode=${o.mode} started=${o.start_time}\n`);
-    for (const o of inFlight) process.stdout.write(`running  ${o.job_id} pid=${o.pid} mode=${o.mode} wrapper=${o.wrapper.pid}\n`);
-    if (orphans.length === 0 && inFlight.length === 0) process.stdout.write('no unfinished jobs\n');
+    for (const p of problems) stderr.write(`${formatEvent(fmt, 'journal_problem', `journal ${p.file}:${p.line}: ${p.reason}`, { ...p })}\n`);
+    for (const o of orphans) stdout.write(`orphan   ${o.job_id} pid=${o.pid} mode=${o.mode} started=${o.start_time}\n`);
+    for (const o of inFlight) stdout.write(`running  ${o.job_id} pid=${o.pid} mode=${o.mode} wrapper=${o.wrapper.pid}\n`);
+    if (orphans.length === 0 && inFlight.length === 0) stdout.write('no unfinished jobs\n');
     return 0;
   }
   const detach = onDetachSignals();
@@ -54,16 +55,16 @@ export async function action(opts: { stateDir?: string; dryRun?: boolean; logFor
       observer: selectObserver(),
       signal: detach.signal,
       onAdopted: (o) =>
-        process.stderr.write(`${formatEvent(fmt, 'adopted', `adopted job ${o.job_id} (pid ${o.pid}); watching until it exits`, { job_id: o.job_id, pid: o.pid })}\n`),
-      onOutcome: (o) => process.stderr.write(`${renderOutcome(o, fmt)}\n`),
+        stderr.write(`${formatEvent(fmt, 'adopted', `adopted job ${o.job_id} (pid ${o.pid}); watching until it exits`, { job_id: o.job_id, pid: o.pid })}\n`),
+      onOutcome: (o) => stderr.write(`${renderOutcome(o, fmt)}\n`),
     });
     for (const p of report.problems) {
-      process.stderr.write(`${formatEvent(fmt, 'journal_problem', `journal ${p.file}:${p.line}: ${p.reason}`, { ...p })}\n`);
+      stderr.write(`${formatEvent(fmt, 'journal_problem', `journal ${p.file}:${p.line}: ${p.reason}`, { ...p })}\n`);
     }
     const swept = sweptLine(report.swept, fmt);
-    if (swept !== null) process.stderr.write(`${swept}\n`);
+    if (swept !== null) stderr.write(`${swept}\n`);
     if (report.outcomes.length === 0) {
-      process.stderr.write(`${formatEvent(fmt, 'recover_done', `no orphaned jobs in ${journal.dir}${report.inFlight.length ? ` (${report.inFlight.length} running under a live wrapper)` : ''}`)}\n`);
+      stderr.write(`${formatEvent(fmt, 'recover_done', `no orphaned jobs in ${journal.dir}${report.inFlight.length ? ` (${report.inFlight.length} running under a live wrapper)` : ''}`)}\n`);
     }
     return recoverExitCode(report, detach.received());
   } finally {

@@ -10,6 +10,7 @@ import type { ActionModule } from '../lazy';
 import type { CgroupFlagValues, LogFormat } from '../options';
 import { detachNote, formatSummary, resultJson, spawnFailureLine, writeResultFile, type SpawnPathFacts } from '../output';
 import { onDetachSignals } from '../signals';
+import { stderr } from '../stdio';
 
 export interface RunOptions extends CgroupFlagValues {
   jobId?: string;
@@ -40,7 +41,7 @@ async function runAction(rawArgs: readonly string[], command: string[], opts: Ru
   // so a bad input gets exactly one line (run() checks again; nothing is started before it).
   validateRunSpec({ command: file, args, jobId: opts.jobId, intent: opts.intent, workdir: opts.workdir, governance });
   const journal = openJournal(opts.stateDir, 'write');
-  for (const line of limitWarningLines(governance)) process.stderr.write(`${line}\n`);
+  for (const line of limitWarningLines(governance)) stderr.write(`${line}\n`);
 
   const recorder = journal.recorder();
   const detach = onDetachSignals();
@@ -49,20 +50,20 @@ async function runAction(rawArgs: readonly string[], command: string[], opts: Ru
       command: file, args, jobId: opts.jobId, intent: opts.intent, workdir: opts.workdir, signal: detach.signal,
       governance, recorder, keeper: opts.keeper,
     });
-    process.stderr.write(`${formatSummary(result, opts.logFormat)}\n`);
+    stderr.write(`${formatSummary(result, opts.logFormat)}\n`);
     if (result.platform_sla_reason === 'detached_workload_continues') {
       // Not an end: no Result exists yet (no JSON, no --result-file); the adopter writes it.
-      process.stderr.write(`${detachNote(1, result.pid ?? undefined)}\n`);
+      stderr.write(`${detachNote(1, result.pid ?? undefined)}\n`);
       return runExitCode(result, detach.received());
     }
-    for (const line of notPersistedLines(recorder, journal, [result.job_id])) process.stderr.write(`${line}\n`);
-    if (opts.json) process.stderr.write(`${resultJson(result)}\n`);
-    if (result.spawn_error) process.stderr.write(`${spawnFailureLine(file, result.spawn_error, pathFacts(result.spawn_error.path, opts.workdir))}\n`);
+    for (const line of notPersistedLines(recorder, journal, [result.job_id])) stderr.write(`${line}\n`);
+    if (opts.json) stderr.write(`${resultJson(result)}\n`);
+    if (result.spawn_error) stderr.write(`${spawnFailureLine(file, result.spawn_error, pathFacts(result.spawn_error.path, opts.workdir))}\n`);
     if (opts.resultFile !== undefined) {
       try {
         writeResultFile(opts.resultFile, result);
       } catch (err) {
-        process.stderr.write(`ffrtmp: the Result was not written to ${shown(opts.resultFile)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+        stderr.write(`ffrtmp: the Result was not written to ${shown(opts.resultFile)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
       }
     }
     return runExitCode(result, detach.received());

@@ -8,11 +8,12 @@ import { formatEvent } from '../output';
 import { onDetachSignals } from '../signals';
 import type { JournalRecord } from '../../journal/types';
 import { renderOutcome, sweptLine } from './recover';
+import { stderr } from '../stdio';
 
 export async function action(opts: { listen: string; stateDir?: string; violations: number; recover: boolean; logFormat: LogFormat }): Promise<number> {
   const fmt = opts.logFormat;
   const say = (event: string, text: string, fields: Record<string, unknown> = {}): void => {
-    process.stderr.write(`${formatEvent(fmt, event, text, fields)}\n`);
+    stderr.write(`${formatEvent(fmt, event, text, fields)}\n`);
   };
   const journal = openJournal(opts.stateDir, 'read'); // an unwritable one is served as "degraded"
   const observer = selectObserver();
@@ -51,10 +52,10 @@ export async function action(opts: { listen: string; stateDir?: string; violatio
         observer,
         syncJournal: () => handle.sync(),
         onAdopted: (o) => say('adopted', `adopted job ${o.job_id} (pid ${o.pid}); watching until it exits`, { job_id: o.job_id, pid: o.pid }),
-        onOutcome: (o) => process.stderr.write(`${renderOutcome(o, fmt)}\n`),
+        onOutcome: (o) => stderr.write(`${renderOutcome(o, fmt)}\n`),
         onSwept: (report) => {
           const line = sweptLine(report, fmt);
-          if (line !== null) process.stderr.write(`${line}\n`);
+          if (line !== null) stderr.write(`${line}\n`);
         },
         onError: (err: unknown) => say('recover_failed', `adoption failed: ${String(err)}`),
       })

@@ -11,6 +11,7 @@ import type { ActionModule } from '../lazy';
 import type { LogFormat } from '../options';
 import { formatEvent } from '../output';
 import { onDetachSignals } from '../signals';
+import { stderr, stdout } from '../stdio';
 
 export interface SubmitCliOptions {
   redis?: string;
@@ -89,7 +90,7 @@ async function submitAction(rawArgs: readonly string[], command: string[], opts:
   const { JobDataError } = await import('../../agent/job');
   const fmt = opts.logFormat;
   const say = (event: string, text: string, fields: Record<string, unknown> = {}): void => {
-    process.stderr.write(`${formatEvent(fmt, event, text, fields)}\n`);
+    stderr.write(`${formatEvent(fmt, event, text, fields)}\n`);
   };
   const unreachable = (err: unknown, what: string): number => {
     say('redis_unreachable', `${(err as Error).message}: ${what} (--connect-timeout to wait longer)`, { redis: redactUrl(opts.redis!), queue: opts.queue });
@@ -104,7 +105,7 @@ async function submitAction(rawArgs: readonly string[], command: string[], opts:
     throw err;
   }
   if (!opts.wait) {
-    process.stdout.write(`${queueJobId}\n`);
+    stdout.write(`${queueJobId}\n`);
     say('submitted', `job ${data.id} queued on ${opts.queue} (${redactUrl(opts.redis)}), ${data.wrapper_enabled ? 'wrapper' : 'legacy'} path`, { job_id: data.id, queue: opts.queue });
     return submitExitCode('queued');
   }
@@ -124,9 +125,9 @@ async function submitAction(rawArgs: readonly string[], command: string[], opts:
     if (end.outcome !== null) {
       const o = end.outcome;
       if (fmt === 'json') {
-        process.stderr.write(`${JSON.stringify({ event: 'job_result', ...o, summary: isLegacy(o) ? legacyLine(o) : summaryLine(o), queue_state: end.state })}\n`);
+        stderr.write(`${JSON.stringify({ event: 'job_result', ...o, summary: isLegacy(o) ? legacyLine(o) : summaryLine(o), queue_state: end.state })}\n`);
       } else {
-        process.stderr.write(`${isLegacy(o) ? legacyLine(o) : summaryLine(o)}\n`);
+        stderr.write(`${isLegacy(o) ? legacyLine(o) : summaryLine(o)}\n`);
       }
       reduced = isLegacy(o)
         ? { kind: 'legacy', exit_code: o.exit_code, signal: o.signal, ...(o.spawn_error ? { spawn_error_code: o.spawn_error.code } : {}) }

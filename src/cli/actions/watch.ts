@@ -9,6 +9,7 @@ import { governanceFromFlags } from '../limits';
 import type { CgroupFlagValues, LogFormat } from '../options';
 import { formatEvent, formatSummary } from '../output';
 import { onDetachSignals } from '../signals';
+import { stderr, stdout } from '../stdio';
 
 export interface WatchOptions extends CgroupFlagValues {
   watchConfig?: string;
@@ -50,12 +51,12 @@ function settingsLines(c: WatchConfig): string[] {
 export async function action(opts: WatchOptions): Promise<number> {
   const fmt = opts.logFormat;
   const say = (event: string, text: string, fields: Record<string, unknown> = {}): void => {
-    process.stderr.write(`${formatEvent(fmt, event, text, fields)}\n`);
+    stderr.write(`${formatEvent(fmt, event, text, fields)}\n`);
   };
   if (opts.checkConfig !== undefined) {
     const c = loadWatchConfig(opts.checkConfig);
     const lines = settingsLines(c);
-    process.stdout.write(`${opts.checkConfig}: valid${lines.length === 0 ? ' (every setting at its default)' : ''}\n${lines.map((l) => `  ${l}\n`).join('')}`);
+    stdout.write(`${opts.checkConfig}: valid${lines.length === 0 ? ' (every setting at its default)' : ''}\n${lines.map((l) => `  ${l}\n`).join('')}`);
     return 0;
   }
   const flags = flagsOf(opts);
@@ -92,7 +93,7 @@ export async function action(opts: WatchOptions): Promise<number> {
       }
       case 'ended':
       case 'detached':
-        process.stderr.write(`${formatSummary(e.result, fmt)}\n`);
+        stderr.write(`${formatSummary(e.result, fmt)}\n`);
         return;
       case 'skipped':
         if (debug) say('skipped', `left pid ${e.pid}${e.command ? ` (${e.command})` : ''} alone: ${e.why}: ${e.detail}`, { pid: e.pid, command: e.command, why: e.why, detail: e.detail });
@@ -147,12 +148,12 @@ export async function action(opts: WatchOptions): Promise<number> {
     },
     onOutcome: (o) => {
       if (o.kind === 'observed') daemon.adopted(-1);
-      process.stderr.write(`${renderOutcome(o, fmt)}\n`);
+      stderr.write(`${renderOutcome(o, fmt)}\n`);
     },
   }).then(
     (report) => {
       const line = report.swept === null ? null : sweptLine(report.swept, fmt);
-      if (line !== null) process.stderr.write(`${line}\n`);
+      if (line !== null) stderr.write(`${line}\n`);
     },
     (err: unknown) => say('recover_failed', `adopting earlier jobs failed: ${String(err)}`),
   );
