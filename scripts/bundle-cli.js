@@ -16,6 +16,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+const crypto = require('node:crypto');
 const esbuild = require('esbuild');
 
 const root = path.join(__dirname, '..');
@@ -91,6 +92,11 @@ if (at >= 0) {
   console.error(`bundle-cli: a non-ASCII character in the bundle, near ${JSON.stringify(text.slice(Math.max(0, at - 40), at + 10))}: write it as \\u escape in the source`);
   process.exit(1);
 }
+
+// Its id, on the first line: the key of its V8 code cache (src/cli/code-cache.ts), so no other
+// build's cached code is ever used with it.
+const id = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
+fs.writeFileSync(outfile, `// ffrtmp-cli-bundle ${id}\n${text}`);
 }
 
 main().catch((err) => {

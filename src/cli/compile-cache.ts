@@ -23,8 +23,11 @@ interface ModuleWithCache {
   getCompileCacheDir?: () => string | undefined;
 }
 
-/** The cache directory for `env`, or null when none is safe to use. Pure but for one stat. */
-export function compileCacheDir(env: NodeJS.ProcessEnv, euid: number): string | null {
+/**
+ * `$XDG_CACHE_HOME/ffrtmp` or `$HOME/.cache/ffrtmp` for `env`, or null when neither is safe to use
+ * (see above). Pure but for one stat. src/cli/code-cache.ts keeps its files there too.
+ */
+export function cacheBaseDir(env: NodeJS.ProcessEnv, euid: number): string | null {
   const xdg = env.XDG_CACHE_HOME;
   const base = xdg !== undefined && isAbsolute(xdg) ? xdg : env.HOME !== undefined && isAbsolute(env.HOME) ? env.HOME : null;
   if (base === null) return null;
@@ -34,7 +37,13 @@ export function compileCacheDir(env: NodeJS.ProcessEnv, euid: number): string | 
   } catch {
     return null;
   }
-  return base === xdg ? join(base, 'ffrtmp', 'compile-cache') : join(base, '.cache', 'ffrtmp', 'compile-cache');
+  return base === xdg ? join(base, 'ffrtmp') : join(base, '.cache', 'ffrtmp');
+}
+
+/** Node's compile cache directory for `env`, or null when none is safe to use. */
+export function compileCacheDir(env: NodeJS.ProcessEnv, euid: number): string | null {
+  const base = cacheBaseDir(env, euid);
+  return base === null ? null : join(base, 'compile-cache');
 }
 
 /** Turns the cache on where this Node has one and a safe directory exists. Never throws. */

@@ -2,10 +2,12 @@
 /**
  * The `ffrtmp` executable: turns on Node's compile cache (src/cli/compile-cache.ts) before
  * anything else is loaded, then runs the CLI: src/cli/cli.ts and all it requires, bundled into one
- * file, dist/cli/ffrtmp.js, by scripts/bundle-cli.js (`npm run build`; why: docs/benchmarks.md).
+ * file, dist/cli/ffrtmp.js, by scripts/bundle-cli.js (`npm run build`), with its own code cache
+ * (src/cli/code-cache.ts). Why both: docs/benchmarks.md, "Start-up".
  */
+import { join } from 'node:path';
+import { runBundle } from './code-cache';
 import { enableCompileCache } from './compile-cache';
 
 enableCompileCache();
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-require('./ffrtmp.js');
+runBundle(join(__dirname, 'ffrtmp.js'), process.argv[2]);
