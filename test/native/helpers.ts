@@ -174,6 +174,13 @@ export const baseReq = {
 export const SH = '/bin/sh';
 
 /** Run a `node -e` script with the addon available as `addon`; resolves with exit code/signal/output. */
+/** Children of runNode still running: killed if this test process ends first (a test timeout
+ * that tears the worker down would otherwise leave a hung child behind, as one arm64 run did). */
+const liveChildren = new Set<ReturnType<typeof cpSpawn>>();
+process.once('exit', () => {
+  for (const cp of liveChildren) cp.kill('SIGKILL');
+});
+
 export function runNode(
   script: string,
   // generous: only a real hang pays it, and emulated VMs (TCG) are 20-50x slower
@@ -187,6 +194,7 @@ export function runNode(
   return new Promise((resolve) => {
     const argv = [...wrap, process.execPath, '-e', prelude + script];
     const cp = cpSpawn(argv[0], argv.slice(1), { stdio: ['ignore', stdio, stdio] });
+    liveChildren.add(cp);
     let stdout = '';
     let stderr = '';
     cp.stdout?.on('data', (d) => (stdout += d));
@@ -198,6 +206,7 @@ export function runNode(
     }, timeoutMs);
     cp.on('close', (code, signal) => {
       clearTimeout(t);
+      liveChildren.delete(cp);
       resolve({ code, signal, stdout, stderr, timedOut });
     });
   });
