@@ -96,10 +96,12 @@ if (at >= 0) {
   process.exit(1);
 }
 
-// Its id, on the first line: the key of its V8 code cache (src/cli/code-cache.ts), so no other
-// build's cached code is ever used with it.
-const id = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
-fs.writeFileSync(outfile, `// ffrtmp-cli-bundle ${id}\n${text}`);
+// A function expression with CommonJS's parameters, which src/cli/code-cache.ts compiles as it
+// is (no wrapper string built around it at every start), and its id on the first line: the key of
+// its V8 code cache, so no other build's cached code is ever used with it.
+const wrapped = `(function (exports, require, module, __filename, __dirname) {${text}\n})`;
+const id = crypto.createHash('sha256').update(wrapped).digest('hex').slice(0, 16);
+fs.writeFileSync(outfile, `// ffrtmp-cli-bundle ${id}\n${wrapped}`);
 
 // The executable, in place: it requires only Node's modules once bundled.
 const mainFile = path.join(root, 'dist', 'cli', 'main.js');
