@@ -2,8 +2,9 @@
  * The package as a user gets it (docs/shipping.md): `npm pack` of this clone, its file list, then
  * installed into a fresh prefix by an npm whose PATH has no compiler (no g++, cc, make, python3),
  * where `ffrtmp doctor` and `ffrtmp run` must find the native backend and the keeper in the
- * prebuilds, with nothing compiled; and the package's types and exports, compiled by tsc for a
- * consumer with moduleResolution node16 and bundler.
+ * prebuilds, with nothing compiled; the package's types and exports, compiled by tsc for a
+ * consumer with moduleResolution node16 and bundler; and "are the types wrong" and publint on the
+ * tarball.
  *
  * Needs current prebuilds for both arches (npm run build:prebuilds): run by test/ship/run.sh,
  * not by npm test.
@@ -54,7 +55,7 @@ describe('the tarball', () => {
       expect(paths).toContain(`prebuilds/linux-${arch}/ffrtmp-keeper`);
       expect(mode(`prebuilds/linux-${arch}/ffrtmp-keeper`) & 0o111).toBe(0o111);
     }
-    for (const f of ['package.json', 'README.md', 'binding.gyp', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/cli/ffrtmp.js']) expect(paths).toContain(f);
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/cli/ffrtmp.js']) expect(paths).toContain(f);
     // what a node installs from the version it runs (docs/edge-deployment.md): the installer, units, env examples
     expect(paths.filter((p) => p.startsWith('deployment/')).sort()).toEqual(
       execFileSync('git', ['ls-files', 'deployment'], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').filter((p) => !/\.test\./.test(p)).sort(),
@@ -197,4 +198,25 @@ export const bad: RunSpec = { command: 42 };
       deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     });
   });
+});
+
+describe('the community linters, on the tarball', () => {
+  it('"are the types wrong" (attw): every entry resolves to its types under node10, node16 (CJS and ESM) and bundler', () => {
+    const attw = join(ROOT, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
+    const r = spawnSync(process.execPath, [attw, tarball, '--format', 'json'], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
+    const out = JSON.parse(r.stdout) as { analysis: { problems: unknown[]; entrypoints: Record<string, unknown> } };
+    expect(out.analysis.problems).toEqual([]);
+    expect(Object.keys(out.analysis.entrypoints).sort()).toEqual(['.', './package.json']);
+    expect(r.status).toBe(0);
+  }, 150_000);
+
+  it('publint (strict): no error, warning or suggestion about the package as packed', () => {
+    const unpacked = join(tmp, 'unpacked');
+    mkdirSync(unpacked, { recursive: true });
+    execFileSync('tar', ['-xzf', tarball, '-C', unpacked]);
+    const publint = join(ROOT, 'node_modules', 'publint', 'src', 'cli.js');
+    const r = spawnSync(process.execPath, [publint, join(unpacked, 'package'), '--pack', 'false', '--strict'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.stdout).toMatch(/All good!/);
+    expect(r.status).toBe(0);
+  }, 150_000);
 });
