@@ -25,6 +25,7 @@ const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { defaultClis, killAll, memoryOf, parseCli, startOrphans } = require('../lib');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
@@ -38,14 +39,14 @@ function parseArgs(argv) {
     if (a === '--n') o.ns = argv[++i].split(',').map(Number);
     else if (a === '--rounds') o.rounds = Number(argv[++i]);
     else if (a === '--cli') {
-      const m = /^([^=]+)=(.+)$/.exec(argv[++i] ?? '');
-      if (!m) usage();
-      o.clis.push({ label: m[1], path: path.resolve(m[2]) });
+      const cli = parseCli(argv[++i]);
+      if (!cli) usage();
+      o.clis.push(cli);
     } else if (a === '--no-save') o.save = false;
     else usage();
   }
   if (o.ns.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(o.rounds) || o.rounds < 1) usage();
-  if (o.clis.length === 0) o.clis.push({ label: 'this', path: path.join(ROOT, 'dist', 'cli', 'main.js') });
+  if (o.clis.length === 0) o.clis = defaultClis();
   return o;
 }
 
@@ -56,44 +57,11 @@ function usage() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** kB fields of /proc/<pid>/status and Pss from smaps_rollup. */
-function memoryOf(pid) {
-  const out = {};
-  for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
-    const m = /^(VmRSS|RssAnon|RssFile):\s+(\d+) kB/.exec(line);
-    if (m) out[m[1]] = Number(m[2]);
-  }
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    if (m) out.Pss = Number(m[1]);
-  } catch {
-    /* older kernels */
-  }
-  return out;
-}
-
 function median(values) {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor((s.length - 1) / 2)];
 }
 
-/** N sleeps that are not our children, with a command line no other process has. */
-function startOrphans(n, tag) {
-  const out = execFileSync('sh', ['-c', `i=0; while [ $i -lt ${n} ]; do sleep ${tag} </dev/null >/dev/null 2>&1 & echo $!; i=$((i+1)); done`], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  const pids = out.trim().split('\n').map(Number);
-  if (pids.length !== n) throw new Error(`started ${pids.length} of ${n}`);
-  return pids;
-}
-
-function killAll(pids) {
-  for (const p of pids) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
 
 async function waitFor(what, cond, ms) {
   const end = Date.now() + ms;

@@ -31,6 +31,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { killAll, startOrphans } = require('../lib');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
@@ -51,23 +52,6 @@ function parseArgs(argv) {
   return o;
 }
 
-/** N sleeps that are not our children: a shell starts them in the background and exits. */
-function startOrphans(n) {
-  const out = execFileSync('sh', ['-c', `i=0; while [ $i -lt ${n} ]; do sleep 600 </dev/null >/dev/null 2>&1 & echo $!; i=$((i+1)); done`], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  const pids = out.trim().split('\n').map(Number);
-  if (pids.length !== n) throw new Error(`started ${pids.length} of ${n}`);
-  return pids;
-}
-
-function killAll(pids) {
-  for (const p of pids) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
 
 async function waitGone(pids, ms = 20000) {
   const end = Date.now() + ms;

@@ -25,6 +25,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { memoryOf } = require('../lib');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
@@ -54,22 +55,6 @@ function stats(values) {
   const s = [...values].sort((a, b) => a - b);
   const r = (x) => (x === null ? null : +x.toFixed(3));
   return { n: s.length, p50: r(pct(s, 50)), p99: r(pct(s, 99)), max: r(s[s.length - 1] ?? null) };
-}
-
-/** kB fields of /proc/<pid>/status (RssAnon, RssFile, VmRSS) and Pss from smaps_rollup. */
-function memoryOf(pid) {
-  const out = {};
-  for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
-    const m = /^(RssAnon|RssFile|VmRSS):\s+(\d+) kB/.exec(line);
-    if (m) out[m[1]] = Number(m[2]);
-  }
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    if (m) out.Pss = Number(m[1]);
-  } catch {
-    /* older kernels */
-  }
-  return out;
 }
 
 async function density(lib, n, stateDir) {

@@ -28,6 +28,7 @@ const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { defaultClis, parseCli } = require('../lib');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
@@ -39,14 +40,14 @@ function parseArgs(argv) {
     const a = argv[i];
     if (a === '--rounds') o.rounds = Number(argv[++i]);
     else if (a === '--cli') {
-      const m = /^([^=]+)=(.+)$/.exec(argv[++i] ?? '');
-      if (!m) usage();
-      o.clis.push({ label: m[1], path: path.resolve(m[2]) });
+      const cli = parseCli(argv[++i]);
+      if (!cli) usage();
+      o.clis.push(cli);
     } else if (a === '--no-save') o.save = false;
     else usage();
   }
   if (!Number.isInteger(o.rounds) || o.rounds < 1) usage();
-  if (o.clis.length === 0) o.clis.push({ label: 'this', path: path.join(ROOT, 'dist', 'cli', 'main.js') });
+  if (o.clis.length === 0) o.clis = defaultClis();
   return o;
 }
 
