@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers';
+import { CLI, ROOT } from '../helpers';
 
 const SCRIPT = path.join(ROOT, 'deployment', 'install-edge.sh');
 const UNITS = ['ffrtmp-agent.service', 'ffrtmp-watch.service', 'ffrtmp-serve.service'];
@@ -94,7 +94,7 @@ describe('the env files carry every variable the units and the commands read', (
       // What the unit expands...
       const used = [...text.matchAll(/\$\{?([A-Z][A-Z0-9_]*)\}?/g)].map((m) => m[1]!).filter((v) => v !== 'MAINPID');
       // ...and what the command reads (commander prints "env: NAME" in --help).
-      const help = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), cmd, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '400' } }).stdout;
+      const help = spawnSync(process.execPath, [CLI, cmd, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '400' } }).stdout;
       const read = [...help.matchAll(/env:? ([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!);
       for (const v of [...used, ...read, ...vars, 'FFRTMP_STATE_DIR', 'FFRTMP_LOG_FORMAT']) expect(declared, `${v} in the env example of ${unit}`).toContain(v);
       expect(text).toMatch(/^EnvironmentFile=\/etc\/ffrtmp\/ffrtmp\.env$/m);
@@ -113,20 +113,14 @@ describe('the env files carry every variable the units and the commands read', (
     }
   });
   it('the daemons read the variables (the built CLI, an env var instead of the flag)', () => {
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
-      encoding: 'utf8',
-      timeout: 10_000,
-      env: { ...process.env, FFRTMP_SERVE_LISTEN: 'not-an-address' },
-    });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toContain('not-an-address');
-    const w = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'watch'], {
-      encoding: 'utf8',
-      timeout: 10_000,
-      env: { ...process.env, FFRTMP_DISCOVERY: 'sometimes' },
-    });
-    expect(w.status).toBe(2);
-    expect(w.stderr).toContain('sometimes');
+    for (const [cmd, name, bad] of [
+      ['serve', 'FFRTMP_SERVE_LISTEN', 'not-an-address'],
+      ['watch', 'FFRTMP_DISCOVERY', 'sometimes'],
+    ]) {
+      const r = spawnSync(process.execPath, [CLI, cmd], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, [name]: bad } });
+      expect(r.status, cmd).toBe(2);
+      expect(r.stderr, cmd).toContain(bad);
+    }
   });
 });
 
