@@ -18,11 +18,19 @@ export const PACKAGE_ROOT = join(__dirname, '..', '..');
 
 const NODE_GYP_BUILD_ENV = ['FFRTMP_PREBUILD', 'PREBUILDS_ONLY', 'LIBC', 'npm_config_arch', 'npm_config_platform', 'ARM_VERSION'];
 
-/** The addon's path; throws node-gyp-build's error ("No native build was found ...") when there is none. */
+let found: { key: string; path: string } | undefined;
+
+/**
+ * The addon's path; throws node-gyp-build's error ("No native build was found ...") when there is
+ * none. Looked up once per root and environment: the loader (load.ts) and the keeper's locator
+ * (keeper-path.ts) both ask, on every `run`.
+ */
 export function resolveAddonPath(root: string = PACKAGE_ROOT): string {
-  const fast = ownLayout(root);
-  if (fast !== undefined) return fast;
-  return (require('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
+  const key = JSON.stringify([root, ...NODE_GYP_BUILD_ENV.map((k) => process.env[k] ?? null)]);
+  if (found?.key === key) return found.path;
+  const path = ownLayout(root) ?? (require('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
+  found = { key, path };
+  return path;
 }
 
 function ownLayout(root: string): string | undefined {
